@@ -1,0 +1,1 @@
+"""absorb: keeps long-lived topic articles true to their sources."""

@@ -1,0 +1,70 @@
+"""Audit of an existing article: what a careful reader would flag, sentence by sentence.
+
+Deterministic and free: uncited sentences, markers that resolve to no reference, listed
+references nobody cites, and citations whose source shares no content word with the
+sentence (the seed's minbpe sentence citing a 2016 GPU blog post).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from agent.models import Article, Source, is_source_id
+from agent.text import content_words
+
+
+class Finding(BaseModel):
+    kind: str = Field(description="uncited | unresolved | suspect_citation | uncited_reference")
+    section_id: str | None = None
+    sentence_index: int | None = Field(None, description="0-based index within the section.")
+    sentence: str | None = None
+    citation: str | None = None
+    detail: str = ""
+
+
+class AuditReport(BaseModel):
+    topic: str
+    revision: int
+    sentences: int
+    findings: list[Finding]
+    verdicts: list[dict] = Field(default_factory=list, description="LLM judge verdicts (--judge).")
+
+    def counts(self) -> dict[str, int]:
+        kinds = ["uncited", "unresolved", "suspect_citation", "uncited_reference"]
+        return {k: sum(1 for f in self.findings if f.kind == k) for k in kinds}
+
+
+def _source_words(source: Source) -> set[str]:
+    return content_words(f"{source.title} {source.text}")
+
+
+def audit_article(article: Article, *, topic: str, revision: int,
+                  texts: dict[str, Source] | None = None) -> AuditReport:
+    """`texts` may hold fuller copies of the sources (with text) than the article lists."""
+    findings: list[Finding] = []
+    total = 0
+    cited: set[str] = set()
+    for section in article.sections:
+        for index, sentence in enumerate(section.sentences()):
+            total += 1
+            where = {"section_id": section.id, "sentence_index": index, "sentence": sentence.text}
+            if not sentence.citations:
+                findings.append(Finding(kind="uncited", detail="no citation", **where))
+                continue
+            words = content_words(sentence.text)
+            for key in sentence.citations:
+                source = (texts or {}).get(key) or article.sources.get(key)
+                if not is_source_id(key) or source is None:
+                    findings.append(Finding(kind="unresolved", citation=key,
+                                            detail=f"marker [{key}] resolves to no reference", **where))
+                    continue
+                cited.add(key)
+                if not words & _source_words(source):
+                    findings.append(Finding(
+                        kind="suspect_citation", citation=key,
+                        detail=f"shares no content word with '{source.title[:80]}'", **where))
+    for key, source in article.sources.items():
+        if key not in cited:
+            findings.append(Finding(kind="uncited_reference", citation=key,
+                                    detail=f"reference never cited: {source.title[:80]}"))
+    return AuditReport(topic=topic, revision=revision, sentences=total, findings=findings)

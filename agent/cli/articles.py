@@ -1,0 +1,118 @@
+"""Commands on topics and their articles: init, import, topics, show, history, path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from agent.cli.common import echo, emit_json, err, fail, store_session
+from agent.markdown import PageError, decode_page, export_page, parse_page
+from agent.models import slugify
+
+topics_app = typer.Typer(help="List topics and set what each one is about.", invoke_without_command=True)
+
+
+def init() -> None:
+    """Create the data folder and the database (migrations run on every open too)."""
+    from agent.settings import get_settings
+
+    with store_session() as store:
+        err.print(f"absorb is ready: data in {get_settings().home}, database {store.url}")
+
+
+def path() -> None:
+    """Print where absorb keeps its data (set ABSORB_HOME to move it)."""
+    from agent.settings import get_settings
+
+    echo(str(get_settings().home))
+
+
+def import_page(
+    file: Path = typer.Argument(..., help="A topic page in the seed's Markdown format."),
+    topic: str = typer.Option(..., "--topic", help="Topic slug to import into (created if new)."),
+    comment: str = typer.Option("imported", help="Comment recorded on the new revision."),
+) -> None:
+    """Import a topic page as a new revision: sections, sentences, citations, references."""
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    try:
+        page = parse_page(decode_page(file.read_bytes()))
+    except PageError as exc:
+        fail(f"cannot import {file}: {exc}")
+    if slugify(topic) != topic:
+        fail(f"topic slug must be lower-case letters, digits and dashes, e.g. '{slugify(topic)}'")
+    with store_session() as store:
+        if not store.topics.exists(topic):
+            store.topics.create(topic, page.article.title, scope=page.article.summary)
+        base = store.topics.get(topic).current_revision_id
+        revision = store.revisions.commit(topic, page.article, base_revision_id=base,
+                                          actor="import", comment=f"{comment}: {file.name}")
+    article = revision.article
+    err.print(f"imported '{article.title}' into {topic} as revision {revision.number}: "
+              f"{len(article.sections)} sections, "
+              f"{sum(len(s.sentences()) for s in article.sections)} sentences, "
+              f"{len(article.sources)} references, {len(page.unresolved_markers)} unresolved markers")
+
+
+@topics_app.callback()
+def topics(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+    """List topics with their current revision."""
+    if ctx.invoked_subcommand:
+        return
+    with store_session() as store:
+        rows = []
+        for topic in store.topics.list():
+            current = store.revisions.current(topic.slug)
+            rows.append({"slug": topic.slug, "title": topic.title,
+                         "revision": current.number if current else None,
+                         "sections": len(current.article.sections) if current else 0})
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        err.print("no topics yet: `absorb import FILE --topic SLUG` creates one")
+    for row in rows:
+        echo(f"{row['slug']}\t{row['title']}\trev {row['revision']}\t{row['sections']} sections")
+
+
+@topics_app.command("scope")
+def topics_scope(slug: str, text: str = typer.Argument(..., help="One paragraph: what belongs in this topic.")) -> None:
+    """Set the paragraph triage judges relevance against (defaults to the summary)."""
+    if not text.strip():
+        fail("scope must not be empty")
+    with store_session() as store:
+        store.topics.set_scope(slug, text.strip())
+    err.print(f"scope of {slug} updated")
+
+
+def show(
+    slug: str,
+    fmt: str = typer.Option("md", "--format", help="md (the page) or json (the article model)."),
+    rev: int | None = typer.Option(None, "--rev", help="Revision number (default: current)."),
+) -> None:
+    """Print a topic's article as Markdown or JSON."""
+    if fmt not in ("md", "json"):
+        fail("--format must be md or json")
+    with store_session() as store:
+        revision = store.revisions.by_number(slug, rev) if rev else store.revisions.current(slug)
+        if revision is None:
+            fail(f"topic '{slug}' has no revision yet")
+    if fmt == "json":
+        emit_json({"topic": slug, "revision": revision.number, "revision_id": revision.id,
+                   "sha256": revision.sha256, **revision.article.model_dump(mode="json")})
+    else:
+        typer.echo(export_page(revision.article), nl=False)
+
+
+def history(slug: str, as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+    """List a topic's revisions, oldest first: who, when, why."""
+    with store_session() as store:
+        revisions = store.revisions.history(slug)
+    rows = [{"number": r.number, "id": r.id, "parent_id": r.parent_id, "actor": r.actor,
+             "comment": r.comment, "sha256": r.sha256, "created_at": r.created_at} for r in revisions]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        echo(f"{r['number']}\t{r['created_at']:%Y-%m-%d %H:%M}\t{r['actor']}\t{r['comment']}")

@@ -1,0 +1,32 @@
+"""`absorb audit`: flag what a reader of the page would want flagged; the report is data."""
+
+from __future__ import annotations
+
+import typer
+
+from agent.audit import audit_article
+from agent.cli.common import echo, emit_json, err, fail, store_session
+
+
+def audit(
+    slug: str,
+    as_json: bool = typer.Option(False, "--json", help="The whole report as JSON on stdout."),
+) -> None:
+    """Flag uncited sentences, unresolved markers, unused references and suspect citations."""
+    with store_session() as store:
+        revision = store.revisions.current(slug)
+        if revision is None:
+            fail(f"topic '{slug}' has no revision yet")
+        report = audit_article(revision.article, topic=slug, revision=revision.number)
+    if as_json:
+        emit_json({**report.model_dump(mode="json"), "counts": report.counts()})
+        return
+    headings = {s.id: s.heading for s in revision.article.sections}
+    for finding in report.findings:
+        where = headings.get(finding.section_id or "", "References")
+        sentence = f" \u201c{finding.sentence[:90]}\u201d" if finding.sentence else ""
+        echo(f"{finding.kind}\t{where}{sentence}\t{finding.detail}")
+    counts = report.counts()
+    err.print(f"{report.sentences} sentences: {counts['uncited']} uncited, {counts['unresolved']} "
+              f"unresolved markers, {counts['suspect_citation']} suspect citations, "
+              f"{counts['uncited_reference']} references never cited")

@@ -1,0 +1,56 @@
+"""What every command shares: the store handle, stderr console, one-line errors, JSON out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+# markup is off: titles and messages carry untrusted text that must never be read as style tags.
+err = Console(stderr=True, highlight=False, markup=False)
+
+
+class UserError(Exception):
+    """An error the user caused or can fix; the CLI prints it as one line and exits 2."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    raise UserError(message, code)
+
+
+def emit_json(data: Any) -> None:
+    """Data goes to stdout, always valid JSON, one document."""
+    def default(obj: Any) -> Any:
+        if isinstance(obj, BaseModel):
+            return obj.model_dump(mode="json")
+        if hasattr(obj, "isoformat"):
+            return obj.isoformat()
+        raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+    sys.stdout.write(json.dumps(data, default=default, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def store_session() -> Iterator["Store"]:  # noqa: F821 - imported lazily to keep --help fast
+    from agent.store import open_store
+
+    store = open_store()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def echo(text: str = "") -> None:
+    """Human-readable data on stdout (markup-free so it can be piped)."""
+    typer.echo(text)

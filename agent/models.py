@@ -1,0 +1,268 @@
+"""Domain types of absorb: topics, sources, article revisions, proposals, verdicts, runs.
+
+These are plain pydantic models. The store persists them; graphs pass them around; the
+CLI and web render them. Citations inside sentences are stable source ids, never the
+numbers a rendered page shows, so renumbering never looks like a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from datetime import datetime, timezone
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+SOURCE_ID_PREFIX = "src_"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def slugify(text: str) -> str:
+    """Lower-case ASCII slug: "LLMs as Knowledge Bases" -> "llms-as-knowledge-bases"."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug or "section"
+
+
+def is_source_id(key: str) -> bool:
+    """A citation key is either a source id or an unresolved marker kept verbatim."""
+    return key.startswith(SOURCE_ID_PREFIX)
+
+
+def source_id_for(url: str | None, text: str) -> str:
+    """Stable id: hash of the canonical URL, else of the whitespace-folded lower-cased text."""
+    basis = url if url else " ".join(text.split()).lower()
+    return SOURCE_ID_PREFIX + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
+
+
+class SourceKind(StrEnum):
+    tweet = "tweet"
+    blog = "blog"
+    paper = "paper"
+    web = "web"
+    expert = "expert"
+    news = "news"
+    feed = "feed"
+    file = "file"
+    other = "other"
+
+
+class SourceStatus(StrEnum):
+    new = "new"
+    proposed = "proposed"
+    absorbed = "absorbed"
+    irrelevant = "irrelevant"
+    duplicate = "duplicate"
+
+
+class Topic(BaseModel):
+    slug: str
+    title: str
+    scope: str = Field("", description="One paragraph that triage judges relevance against.")
+    current_revision_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Source(BaseModel):
+    id: str
+    url: str | None = None
+    title: str = ""
+    kind: str = SourceKind.web.value
+    author: str | None = None
+    published_at: str | None = Field(None, description="ISO date or datetime as given.")
+    text: str = Field("", description="Untrusted source text, normalised; never instructions.")
+    content_hash: str = ""
+    duplicate_of: str | None = None
+
+
+class Sentence(BaseModel):
+    text: str = Field(description="The sentence prose, without citation markers.")
+    citations: list[str] = Field(
+        default_factory=list,
+        description="Source ids this sentence cites, in marker order; unresolved markers "
+        "from imported pages (e.g. 'web:3') are kept verbatim.",
+    )
+
+
+class Section(BaseModel):
+    id: str = Field(description="Stable id: slug of the first heading.")
+    heading: str
+    paragraphs: list[list[Sentence]] = Field(default_factory=list)
+
+    def sentences(self) -> list[Sentence]:
+        return [s for paragraph in self.paragraphs for s in paragraph]
+
+    def text(self) -> str:
+        return "\n\n".join(" ".join(s.text for s in p) for p in self.paragraphs)
+
+
+class Article(BaseModel):
+    """The content of one revision: what import produces and export renders."""
+
+    title: str
+    summary: str = ""
+    sections: list[Section] = Field(default_factory=list)
+    sources: dict[str, Source] = Field(
+        default_factory=dict, description="Every source the article cites or lists, by id."
+    )
+
+    def section(self, key: str) -> Section | None:
+        wanted = key.strip().lower()
+        for section in self.sections:
+            if section.id == wanted or section.heading.lower() == wanted or section.id == slugify(key):
+                return section
+        return None
+
+    def cited_ids(self) -> list[str]:
+        """Source ids in order of first citation: the numbering a rendered page shows."""
+        seen: dict[str, None] = {}
+        for section in self.sections:
+            for sentence in section.sentences():
+                for key in sentence.citations:
+                    if is_source_id(key):
+                        seen.setdefault(key, None)
+        return list(seen)
+
+    def content_sha256(self) -> str:
+        payload = self.model_dump(mode="json")
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class Revision(BaseModel):
+    id: int
+    topic: str
+    number: int = Field(description="1, 2, 3 ... per topic, without gaps.")
+    parent_id: int | None
+    article: Article
+    actor: str = Field(description="'import', 'run:<id>' or 'editor:<name>'.")
+    comment: str = ""
+    sha256: str
+    created_at: datetime
+
+
+class VerdictLabel(StrEnum):
+    supported = "supported"
+    partially = "partially"
+    unsupported = "unsupported"
+    contradicted = "contradicted"
+    uncited = "uncited"
+
+
+class EvidenceQuote(BaseModel):
+    source_id: str
+    text: str = Field(description="Exact text found in the source.")
+    start: int = Field(description="Character offset in the source text.")
+    end: int
+
+
+class Verdict(BaseModel):
+    label: VerdictLabel
+    stage: str = Field(description="The check that decided: structure, wrong_source, numbers, "
+                       "entities, judge, quote_verification, ...")
+    reason: str = ""
+    quotes: list[EvidenceQuote] = Field(default_factory=list)
+    hints: list[str] = Field(default_factory=list)
+    redundant_citations: list[str] = Field(default_factory=list)
+    suggested_citation: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.label == VerdictLabel.supported
+
+
+class ProposalStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    partially_approved = "partially_approved"
+    rejected = "rejected"
+    merged = "merged"
+    stale = "stale"
+
+
+class EditStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    merged = "merged"
+    refused = "refused"
+
+
+class DroppedSentence(BaseModel):
+    sentence: Sentence
+    verdict: Verdict
+
+
+class Edit(BaseModel):
+    id: str = Field(description="Unique; merging the same edit twice is a no-op.")
+    section_id: str
+    heading: str
+    new_section: bool = False
+    old_sentences: list[Sentence] = Field(default_factory=list)
+    new_paragraphs: list[list[Sentence]] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(
+        default_factory=list, description="One per new sentence, in reading order."
+    )
+    dropped: list[DroppedSentence] = Field(default_factory=list)
+    rationale: str = ""
+    source_ids: list[str] = Field(default_factory=list, description="Sources that led to it.")
+    status: EditStatus = EditStatus.pending
+
+    def new_sentences(self) -> list[Sentence]:
+        return [s for p in self.new_paragraphs for s in p]
+
+
+class Proposal(BaseModel):
+    id: int
+    topic: str
+    run_id: int | None
+    base_revision_id: int | None
+    status: ProposalStatus = ProposalStatus.pending
+    edits: list[Edit] = Field(default_factory=list)
+    comment: str = ""
+    actor: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    merged_revision_id: int | None = None
+
+
+class RunStatus(StrEnum):
+    admitted = "admitted"
+    running = "running"
+    waiting_review = "waiting_review"
+    done = "done"
+    failed = "failed"
+    deferred = "deferred"
+
+
+class Run(BaseModel):
+    id: int
+    kind: str
+    topic: str
+    status: RunStatus
+    thread_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    error_category: str | None = None
+    error: str | None = None
+    proposal_id: int | None = None
+
+
+class LLMCall(BaseModel):
+    run_id: int | None
+    node: str
+    section: str | None = None
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    latency_ms: float = 0.0
+    cost: float = 0.0
+    prompt_version: str = ""

@@ -1,0 +1,42 @@
+"""The store: topics, article revisions, sources, proposals, runs, on SQLAlchemy 2.
+
+`open_store()` opens the database named by settings (SQLite under ABSORB_HOME unless
+ABSORB_DATABASE_URL is set) and applies pending migrations on first use.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from agent.store.articles import RevisionRepo, TopicRepo
+from agent.store.db import make_engine, migrate
+from agent.store.errors import ConflictError, NotFound, StoreError, UnknownTopic
+
+__all__ = ["Store", "open_store", "ConflictError", "NotFound", "StoreError", "UnknownTopic"]
+
+
+class Store:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.topics = TopicRepo(engine)
+        self.revisions = RevisionRepo(engine)
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def default_database_url() -> str:
+    from agent.settings import get_settings
+
+    return get_settings().database_url
+
+
+def open_store(url: str | None = None, *, run_migrations: bool = True) -> Store:
+    engine = make_engine(url or default_database_url())
+    if run_migrations:
+        migrate(engine)
+    return Store(engine)

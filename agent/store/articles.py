@@ -1,0 +1,133 @@
+"""Topics and their append-only article revisions, moved only by compare-and-swap."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from agent.models import Article, Revision, Topic, utcnow
+from agent.store.errors import ConflictError, NotFound, UnknownTopic
+from agent.store.schema import applied_edits, revisions, topics
+
+
+def _topic(row: sa.Row) -> Topic:
+    return Topic(slug=row.slug, title=row.title, scope=row.scope,
+                 current_revision_id=row.current_revision_id, created_at=row.created_at)
+
+
+def _revision(row: sa.Row) -> Revision:
+    return Revision(id=row.id, topic=row.topic, number=row.number, parent_id=row.parent_id,
+                    article=Article.model_validate(row.article), actor=row.actor,
+                    comment=row.comment, sha256=row.sha256, created_at=row.created_at)
+
+
+class TopicRepo:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def create(self, slug: str, title: str, scope: str = "") -> Topic:
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(topics).values(slug=slug, title=title, scope=scope,
+                                                  created_at=utcnow()))
+        return self.get(slug)
+
+    def get(self, slug: str) -> Topic:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(topics).where(topics.c.slug == slug)).one_or_none()
+        if row is None:
+            raise UnknownTopic(slug)
+        return _topic(row)
+
+    def exists(self, slug: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(topics.c.slug).where(topics.c.slug == slug)).first() is not None
+
+    def list(self) -> list[Topic]:
+        with self.engine.connect() as conn:
+            return [_topic(r) for r in conn.execute(sa.select(topics).order_by(topics.c.slug))]
+
+    def set_scope(self, slug: str, scope: str) -> Topic:
+        with self.engine.begin() as conn:
+            done = conn.execute(sa.update(topics).where(topics.c.slug == slug).values(scope=scope))
+        if done.rowcount != 1:
+            raise UnknownTopic(slug)
+        return self.get(slug)
+
+
+class RevisionRepo:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def get(self, revision_id: int) -> Revision:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(revisions).where(revisions.c.id == revision_id)).one_or_none()
+        if row is None:
+            raise NotFound(f"no revision {revision_id}")
+        return _revision(row)
+
+    def by_number(self, topic: str, number: int) -> Revision:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(revisions).where(
+                revisions.c.topic == topic, revisions.c.number == number)).one_or_none()
+        if row is None:
+            raise NotFound(f"topic '{topic}' has no revision {number}")
+        return _revision(row)
+
+    def current(self, topic: str) -> Revision | None:
+        current_id = TopicRepo(self.engine).get(topic).current_revision_id
+        return None if current_id is None else self.get(current_id)
+
+    def history(self, topic: str) -> list[Revision]:
+        TopicRepo(self.engine).get(topic)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(revisions).where(revisions.c.topic == topic)
+                                .order_by(revisions.c.number))
+            return [_revision(r) for r in rows]
+
+    def applied(self, edit_ids: list[str]) -> set[str]:
+        if not edit_ids:
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(applied_edits.c.edit_id)
+                                .where(applied_edits.c.edit_id.in_(edit_ids)))
+            return {r.edit_id for r in rows}
+
+    def commit(self, topic: str, article: Article, *, base_revision_id: int | None, actor: str,
+               comment: str = "", edit_ids: list[str] | None = None) -> Revision:
+        """Append a revision and move the topic's pointer to it, if the base is still current.
+
+        The insert, the recorded edit ids and the pointer move share one transaction: a writer
+        whose base is stale gets ConflictError and leaves nothing behind.
+        """
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(sa.select(topics.c.current_revision_id)
+                                   .where(topics.c.slug == topic)).one_or_none()
+                if row is None:
+                    raise UnknownTopic(topic)
+                if row.current_revision_id != base_revision_id:
+                    raise ConflictError(topic, base_revision_id, row.current_revision_id)
+                number = 1
+                if base_revision_id is not None:
+                    number = conn.execute(sa.select(revisions.c.number)
+                                          .where(revisions.c.id == base_revision_id)).scalar_one() + 1
+                new_id = conn.execute(sa.insert(revisions).values(
+                    topic=topic, number=number, parent_id=base_revision_id,
+                    article=article.model_dump(mode="json"), actor=actor, comment=comment,
+                    sha256=article.content_sha256(), created_at=utcnow(),
+                ).returning(revisions.c.id)).scalar_one()
+                pointer = topics.c.current_revision_id
+                moved = conn.execute(sa.update(topics).where(
+                    topics.c.slug == topic,
+                    pointer.is_(None) if base_revision_id is None else pointer == base_revision_id,
+                ).values(current_revision_id=new_id))
+                if moved.rowcount != 1:
+                    raise ConflictError(topic, base_revision_id, None)
+                now = utcnow()
+                for edit_id in edit_ids or []:
+                    conn.execute(sa.insert(applied_edits).values(
+                        edit_id=edit_id, revision_id=new_id, applied_at=now))
+        except sa.exc.IntegrityError:
+            # Another writer appended the same revision number or applied the same edit first.
+            current = TopicRepo(self.engine).get(topic).current_revision_id
+            raise ConflictError(topic, base_revision_id, current) from None
+        return self.get(new_id)

@@ -1,0 +1,159 @@
+"""Table definitions of the store (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Revisions are append-only; a topic's current revision moves only by compare-and-swap.
+Applied edits have their own table so that merging an edit twice is a no-op.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+TS = sa.DateTime(timezone=True)
+
+topics = sa.Table(
+    "topics", metadata,
+    sa.Column("slug", sa.String(200), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False, server_default=""),
+    sa.Column("current_revision_id", sa.Integer, nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+revisions = sa.Table(
+    "revisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(200), sa.ForeignKey("topics.slug"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("revisions.id"), nullable=True),
+    sa.Column("article", sa.JSON, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("topic", "number", name="uq_revisions_topic_number"),
+)
+
+sources = sa.Table(
+    "sources", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("url", sa.Text, nullable=True),
+    sa.Column("canonical_url", sa.Text, nullable=True, index=True),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("kind", sa.String(40), nullable=False, server_default="web"),
+    sa.Column("author", sa.Text, nullable=True),
+    sa.Column("published_at", sa.String(40), nullable=True),
+    sa.Column("text", sa.Text, nullable=False, server_default=""),
+    sa.Column("content_hash", sa.String(64), nullable=False, server_default="", index=True),
+    sa.Column("duplicate_of", sa.String(40), nullable=True),
+    sa.Column("minhash", sa.LargeBinary, nullable=True),
+    sa.Column("origin", sa.Text, nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+topic_sources = sa.Table(
+    "topic_sources", metadata,
+    sa.Column("topic", sa.String(200), sa.ForeignKey("topics.slug"), primary_key=True),
+    sa.Column("source_id", sa.String(40), sa.ForeignKey("sources.id"), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("added_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+feeds = sa.Table(
+    "feeds", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(200), sa.ForeignKey("topics.slug"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("input", sa.Text, nullable=False),
+    sa.Column("format", sa.String(20), nullable=False, server_default="auto"),
+    sa.Column("etag", sa.Text, nullable=True),
+    sa.Column("last_modified", sa.Text, nullable=True),
+    sa.Column("state", sa.JSON, nullable=True),
+    sa.Column("last_pulled_at", TS, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.UniqueConstraint("topic", "name", name="uq_feeds_topic_name"),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("topic", sa.String(200), sa.ForeignKey("topics.slug"), nullable=False, index=True),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("thread_id", sa.String(100), nullable=False, unique=True),
+    sa.Column("options", sa.JSON, nullable=True),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS, nullable=True),
+    sa.Column("input_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("output_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cached_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cost", sa.Float, nullable=False, server_default="0"),
+    sa.Column("error_category", sa.String(40), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("proposal_id", sa.Integer, nullable=True),
+    sa.Column("worker", sa.String(200), nullable=True),
+)
+
+llm_calls = sa.Table(
+    "llm_calls", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=True, index=True),
+    sa.Column("node", sa.String(60), nullable=False),
+    sa.Column("section", sa.String(200), nullable=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("input_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("output_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cached_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("latency_ms", sa.Float, nullable=False, server_default="0"),
+    sa.Column("cost", sa.Float, nullable=False, server_default="0"),
+    sa.Column("prompt_version", sa.String(60), nullable=False, server_default=""),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+proposals = sa.Table(
+    "proposals", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(200), sa.ForeignKey("topics.slug"), nullable=False, index=True),
+    sa.Column("run_id", sa.Integer, nullable=True, unique=True),
+    sa.Column("base_revision_id", sa.Integer, nullable=True),
+    sa.Column("status", sa.String(30), nullable=False, index=True),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("actor", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("decided_at", TS, nullable=True),
+    sa.Column("merged_revision_id", sa.Integer, nullable=True),
+)
+
+edits = sa.Table(
+    "edits", metadata,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("proposal_id", sa.Integer, sa.ForeignKey("proposals.id"), nullable=False, index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("section_id", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+)
+
+applied_edits = sa.Table(
+    "applied_edits", metadata,
+    sa.Column("edit_id", sa.String(80), primary_key=True),
+    sa.Column("revision_id", sa.Integer, sa.ForeignKey("revisions.id"), nullable=False),
+    sa.Column("applied_at", TS, nullable=False),
+)
+
+verdict_cache = sa.Table(
+    "verdict_cache", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("verdict", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+topic_locks = sa.Table(
+    "topic_locks", metadata,
+    sa.Column("topic", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("acquired_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""LangGraph workflows of absorb: refresh, the per-section subgraph, rewrite."""

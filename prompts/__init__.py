@@ -1,0 +1,1 @@
+"""Prompt files, one per LLM task, loaded by agent.prompting."""
