@@ -1,0 +1,125 @@
+"""Stage 7 and the final word: verify the judge's quotes in code, re-check numbers, names
+and negation against them, and find citations that add nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rapidfuzz import fuzz
+
+from agent.citations.checks import Screening, source_view
+from agent.citations.entities import entity_in_text, extract_entities, negation_mismatch
+from agent.citations.judge import ClaimJudgement
+from agent.citations.numbers import extract_quantities
+from agent.citations.numbers import missing_quantities
+from agent.citations.quotes import locate
+from agent.citations.text import content_token_set, content_tokens
+from agent.models import EvidenceQuote, Source, Verdict, VerdictLabel
+
+ENTITY_FUZZY_MIN = 85.0
+
+
+def deterministic_verdict(text: str, citations: list[str], screening: Screening,
+                          sources: Mapping[str, Source]) -> Verdict:
+    """The verdict of stages 1-5 alone: a claim that no stage fails is supported."""
+    if screening.failure is not None:
+        return screening.failure
+    hints = screening.hints
+    if screening.missing_entities:
+        return Verdict(label=VerdictLabel.unsupported, stage="entities", hints=hints,
+                       reason="names not in any cited source: " + ", ".join(screening.missing_entities))
+    if screening.negation:
+        return Verdict(label=VerdictLabel.unsupported, stage="negation", hints=hints,
+                       reason=screening.negation)
+    quotes = [EvidenceQuote(source_id=key, text=windows[0].text, start=windows[0].start,
+                            end=windows[0].end)
+              for key, windows in screening.windows.items() if windows]
+    return Verdict(label=VerdictLabel.supported, stage="deterministic", hints=hints, quotes=quotes,
+                   reason="every number and name of the sentence is in its cited sources",
+                   redundant_citations=redundant_by_coverage(text, citations, sources))
+
+
+def redundant_by_coverage(text: str, citations: list[str], sources: Mapping[str, Source]) -> list[str]:
+    """Citations whose share of the claim (words, numbers, names) the others already cover."""
+    if len(citations) < 2:
+        return []
+    claim_tokens = set(content_tokens(text))
+    quantities = extract_quantities(text)
+    names = extract_entities(text)
+    coverage: dict[str, set[str]] = {}
+    for key in citations:
+        view = source_view(sources[key])
+        covered = {f"w:{t}" for t in claim_tokens & content_token_set(view)}
+        covered |= {f"n:{i}" for i, q in enumerate(quantities) if not missing_quantities(q.text, [view])}
+        covered |= {f"e:{name}" for name in names if entity_in_text(name, view)}
+        coverage[key] = covered
+    redundant: list[str] = []
+    for key in reversed(citations):
+        others = [coverage[k] for k in citations if k != key and k not in redundant]
+        if others and coverage[key] <= set().union(*others):
+            redundant.append(key)
+    return [key for key in citations if key in redundant]
+
+
+def _entity_covered(name: str, quotes: list[EvidenceQuote]) -> bool:
+    joined = "\n".join(q.text for q in quotes)
+    return entity_in_text(name, joined) or any(
+        fuzz.partial_ratio(name.lower(), q.text.lower()) >= ENTITY_FUZZY_MIN for q in quotes)
+
+
+def judged_verdict(text: str, citations: list[str], judgement: ClaimJudgement | None,
+                   screening: Screening, sources: Mapping[str, Source],
+                   others: Mapping[str, Source]) -> Verdict:
+    """Turn one judgement into a verdict; only quotes found in cited text count as support."""
+    hints = screening.hints
+    if judgement is None:
+        return Verdict(label=VerdictLabel.unsupported, stage="judge", hints=hints,
+                       reason="the judge returned no judgement for this sentence")
+    verified: list[EvidenceQuote] = []
+    suggested: str | None = None
+    unverified: list[str] = []
+    for quote in judgement.quotes:
+        order = ([quote.source_id] if quote.source_id in citations else []) + [
+            key for key in citations if key != quote.source_id]
+        found: list[EvidenceQuote] = []
+        for key in order:
+            found = locate(quote.text, key, sources[key].text)
+            if found:
+                verified.extend(found)
+                break
+        if found:
+            continue
+        for key, source in others.items():
+            if key not in citations and locate(quote.text, key, source.text):
+                suggested = suggested or key
+                break
+        else:
+            unverified.append(quote.text)
+    label = VerdictLabel(judgement.label)
+    base = dict(hints=hints, quotes=verified, suggested_citation=suggested)
+    if label != VerdictLabel.supported:
+        return Verdict(label=label, stage="judge", reason=judgement.reason, **base)
+    if not verified:
+        where = (f"; the quoted text is in uncited source {suggested}" if suggested
+                 else "; no quote was found in the cited sources")
+        return Verdict(label=VerdictLabel.unsupported, stage="quote_verification",
+                       reason="the judge gave no verifiable quote" + where, **base)
+    quote_texts = [q.text for q in verified]
+    missing_numbers = missing_quantities(text, quote_texts)
+    if missing_numbers:
+        return Verdict(label=VerdictLabel.unsupported, stage="numbers",
+                       reason="not in any verified quote: " + ", ".join(missing_numbers), **base)
+    uncovered = [name for name in screening.missing_entities if not _entity_covered(name, verified)]
+    if uncovered:
+        return Verdict(label=VerdictLabel.unsupported, stage="entities",
+                       reason="names not in any verified quote: " + ", ".join(uncovered), **base)
+    if screening.negation and negation_mismatch(text, quote_texts):
+        return Verdict(label=VerdictLabel.unsupported, stage="negation",
+                       reason=negation_mismatch(text, quote_texts) or "", **base)
+    quoted_sources = {q.source_id for q in verified}
+    reason = judgement.reason
+    if unverified:
+        reason += f" ({len(unverified)} quote(s) not found in the sources were ignored)"
+    return Verdict(label=VerdictLabel.supported, stage="judge", reason=reason,
+                   redundant_citations=[key for key in citations if key not in quoted_sources]
+                   if len(quoted_sources) < len(citations) else [], **base)
