@@ -209,12 +209,19 @@ def parse_page(text: str) -> ParsedPage:
     numbers = {n: s.id for n, s in references.items()}
     uses_markdown_headings = any(b.startswith("## ") for b in body)
     sections: list[Section] = []
+    taken: set[str] = set()
+    repeats: dict[str, int] = {}
     unresolved: list[str] = []
     for block in body:
         is_heading = block.startswith("## ") if uses_markdown_headings else _is_bare_heading(block)
         if is_heading:
             heading = block.lstrip("#").strip()
-            sections.append(Section(id=_unique_id(slugify(heading), sections), heading=heading))
+            base = slugify(heading)
+            seen = repeats.get(base, 0)
+            repeats[base] = seen + 1
+            section_id = _unique_id(base if not seen else f"{base}-{seen + 1}", taken)
+            taken.add(section_id)
+            sections.append(Section(id=section_id, heading=heading))
             continue
         if not sections:
             summary = summary or _strip_markers(block)
@@ -233,12 +240,13 @@ def parse_page(text: str) -> ParsedPage:
                       unresolved_markers=unresolved)
 
 
-def _unique_id(base: str, existing: list[Section]) -> str:
-    taken = {s.id for s in existing}
-    candidate, n = base, 2
-    while candidate in taken:
-        candidate, n = f"{base}-{n}", n + 1
-    return candidate
+def _unique_id(candidate: str, taken: set[str]) -> str:
+    """Repeated headings get -2, -3, ...; a heading that already ends so gets a further suffix."""
+    n = 2
+    unique = candidate
+    while unique in taken:
+        unique, n = f"{candidate}-{n}", n + 1
+    return unique
 
 
 def render_sentence(sentence: Sentence, numbering: dict[str, int]) -> str:
@@ -254,7 +262,9 @@ def render_sentence(sentence: Sentence, numbering: dict[str, int]) -> str:
 
 def reference_numbering(article: Article) -> dict[str, int]:
     """Cited sources first, by first appearance; listed but uncited ones after them."""
-    order = article.cited_ids() + [sid for sid in article.sources if sid not in set(article.cited_ids())]
+    cited = article.cited_ids()
+    cited_set = set(cited)
+    order = cited + [sid for sid in article.sources if sid not in cited_set]
     return {sid: n for n, sid in enumerate((s for s in order if s in article.sources), start=1)}
 
 

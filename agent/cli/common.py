@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from rich.console import Console
 
 # markup is off: titles and messages carry untrusted text that must never be read as style tags.
-err = Console(stderr=True, highlight=False, markup=False)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 class UserError(Exception):

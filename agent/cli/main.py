@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from agent.cli import articles, audit
+from agent.cli import articles, audit, demo
 from agent.cli.common import UserError, err
 from rich.text import Text
 
@@ -25,6 +25,7 @@ app.add_typer(articles.topics_app, name="topics")
 app.command("show")(articles.show)
 app.command("history")(articles.history)
 app.command("audit")(audit.audit)
+app.command("demo")(demo.demo)
 
 
 def run(args: list[str]) -> int:

@@ -1,0 +1,1 @@
+"""The demo: the seed page bundled as package data, and the walk-through `absorb demo` runs."""

@@ -1,0 +1,84 @@
+"""CLI of the foundation: import, show, topics, history, audit, path, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def test_import_show_and_round_trip(cli, seed_path, tmp_path):
+    result = cli("import", seed_path, "--topic", "ai-infrastructure")
+    assert result.code == 0, result.err
+    assert "8 sections" in result.err
+    shown = cli("show", "ai-infrastructure", "--format", "json")
+    data = json.loads(shown.out)
+    assert [s["heading"] for s in data["sections"]][0] == "Overview"
+    assert len(data["sections"]) == 8
+    markdown = cli("show", "ai-infrastructure").out
+    exported = tmp_path / "exported.md"
+    exported.write_text(markdown)
+    assert cli("import", exported, "--topic", "copy").code == 0
+    assert cli("show", "copy").out == markdown
+    copy = json.loads(cli("show", "copy", "--format", "json").out)
+    assert copy["sections"] == data["sections"]
+
+
+def test_topics_history_and_path(cli, seed_path, absorb_home):
+    cli("import", seed_path, "--topic", "ai-infrastructure")
+    cli("import", seed_path, "--topic", "ai-infrastructure", "--comment", "again")
+    topics = json.loads(cli("topics", "--json").out)
+    assert topics == [{"slug": "ai-infrastructure", "title": "AI Infrastructure",
+                       "revision": 2, "sections": 8}]
+    history = json.loads(cli("history", "ai-infrastructure", "--json").out)
+    assert [h["number"] for h in history] == [1, 2]
+    assert history[1]["parent_id"] == history[0]["id"]
+    assert history[1]["comment"] == "again: absorb.md"
+    assert cli("path").out.strip() == str(absorb_home)
+    assert json.loads(cli("show", "ai-infrastructure", "--format", "json", "--rev", "1").out)[
+        "revision"] == 1
+
+
+def test_audit_flags_the_seed_defects(cli, seed_path):
+    cli("import", seed_path, "--topic", "ai-infrastructure")
+    result = cli("audit", "ai-infrastructure", "--json")
+    assert result.code == 0
+    report = json.loads(result.out)
+    suspects = [f for f in report["findings"] if f["kind"] == "suspect_citation"]
+    minbpe = [f for f in suspects if "byte-level BPE" in f["sentence"]]
+    assert len(minbpe) == 1 and "GPU Deep Learning" in minbpe[0]["detail"]
+    unresolved = {f["citation"] for f in report["findings"] if f["kind"] == "unresolved"}
+    assert unresolved == {"web:3", "web:4", "web:5", "web:7", "web:8", "web:9", "web:10",
+                          "web:12"}
+    counts = report["counts"]
+    assert counts["unresolved"] == 19
+    assert counts["uncited"] > 0 and counts["uncited_reference"] > 0
+    human = cli("audit", "ai-infrastructure")
+    assert "suspect_citation" in human.out and "unresolved markers" in human.err
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "no such file"),
+    (b"", "no article"),
+    (b"\x00\x00binary\x00", "binary"),
+    (b"caf\xe9 au lait\n\nmore text", "not UTF-8"),
+    (b"one line only", "no article"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(cli, tmp_path, content, message):
+    path = tmp_path / "input.md"
+    if content is not None:
+        path.write_bytes(content)
+    result = cli("import", path, "--topic", "t")
+    assert result.code == 2
+    assert message in result.err
+    assert "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert json.loads(cli("topics", "--json").out) == []
+
+
+def test_unknown_topic_and_bad_options(cli):
+    for args in (("show", "nope"), ("audit", "nope"), ("history", "nope")):
+        result = cli(*args)
+        assert result.code == 2 and "unknown topic 'nope'" in result.err
+    assert cli("show", "x", "--format", "pdf").code == 2
+    assert cli("import", "x.md", "--topic", "Bad Slug").code == 2

@@ -1,0 +1,107 @@
+"""Import and export of the seed page: sections, markers, references, exact round trip."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from agent.markdown import PageError, decode_page, export_page, parse_page, split_sentences
+from agent.models import is_source_id
+
+SECTIONS = ["Overview", "LLMs as Knowledge Bases", "The Intelligence Layer",
+            "Training and Compute Efficiency", "Platform Data Access for AI Agents",
+            "Physical Infrastructure Boom", "Challenges and Trends", "Future Directions"]
+
+
+def test_seed_imports_as_it_is(seed_path):
+    page = parse_page(seed_path.read_text())
+    article = page.article
+    assert article.title == "AI Infrastructure"
+    assert article.summary.startswith("AI infrastructure encompasses the physical foundations")
+    assert [s.heading for s in article.sections] == SECTIONS
+    assert article.sections[1].id == "llms-as-knowledge-bases"
+    assert len(article.sources) == 16
+    assert page.people[:2] == [("Together AI", 9), ("Harrison Chase", 8)]
+    # the bus listing after the references is not article text
+    assert "Decoupled DiLoCo" in page.bus_text
+    assert all("DiLoCo" not in s.text() for s in article.sections)
+
+
+def test_seed_markers_resolve_or_stay_unresolved(seed_path):
+    article = parse_page(seed_path.read_text()).article
+    overview = article.sections[0].sentences()
+    capex = next(s for s in overview if "$650-750 billion" in s.text)
+    resolved = [c for c in capex.citations if is_source_id(c)]
+    assert [article.sources[c].title[:20] for c in resolved][:1] == ["xAI Read API Promisi"]
+    assert capex.citations[-3:] == ["web:3", "web:4", "web:5"]
+    assert "[" not in capex.text
+    trailing = next(s for s in overview if s.text.startswith("Global data center construction"))
+    assert trailing.citations == ["web:7", "web:8", "web:9", "web:12"]
+
+
+def test_reference_kinds_dates_and_urls(seed_path):
+    sources = list(parse_page(seed_path.read_text()).article.sources.values())
+    first = sources[0]
+    assert first.title == ("GPU Deep Learning Ignites AI Computing Era, Powering Industry "
+                           "Transformation")
+    assert (first.kind, first.published_at, first.url) == ("blog", "2016-10-24", None)
+    tweet = sources[12]
+    assert tweet.url == "https://x.com/pmarca/status/1908345678901234567"
+    assert tweet.kind == "tweet"
+
+
+def test_round_trip_is_exact(seed_path):
+    article = parse_page(seed_path.read_text()).article
+    exported = export_page(article)
+    again = parse_page(exported).article
+    assert again == article
+    assert export_page(again) == exported
+
+
+def test_export_numbers_by_first_appearance(seed_path):
+    article = parse_page(seed_path.read_text()).article
+    exported = export_page(article)
+    body = exported.split("## References")[0]
+    first_marker = body[body.index("[") : body.index("]") + 1]
+    assert first_marker == "[1]"
+    assert "[web:3]" in body
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("It closed after approvals from the U.S., E.U., and China. Then it grew.", 2),
+    ("Advances (e.g. Pascal 65x faster training) mattered. NVIDIA grew.", 2),
+    ("Tokenization is byte-level [1]. minbpe provides BasicTokenizer [2].", 2),
+    ("Costs reached $2.9 trillion by 2028. 93% of firms agree.", 2),
+])
+def test_sentence_splitting(text, expected):
+    assert len(split_sentences(text)) == expected
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "no article"),
+    (b"\x00\x01\x02binary", "binary"),
+    (b"\xff\xfe\xfa not utf8", "not UTF-8"),
+    (b"just one line", "no article"),
+])
+def test_bad_pages_are_refused(data, message):
+    with pytest.raises(PageError, match=message):
+        parse_page(decode_page(data))
+
+
+def test_twenty_megabytes_is_handled_within_seconds(seed_path):
+    seed = seed_path.read_text()
+    body = seed.split("Numbered to match")[0]
+    sections = body.split("# AI Infrastructure", 1)[1]
+    big = "# Big\n\nA summary.\n" + sections * (19_000_000 // len(sections))
+    data = big.encode()
+    assert 18_000_000 < len(data) <= 20 * 1024 * 1024
+    started = time.perf_counter()
+    article = parse_page(decode_page(data)).article
+    exported = export_page(article)
+    elapsed = time.perf_counter() - started
+    assert len(article.sections) > 8 * 900
+    assert len(exported) > 10_000_000
+    assert elapsed < 30
+    with pytest.raises(PageError, match="larger than"):
+        decode_page(data + b"x" * (2 * 1024 * 1024))

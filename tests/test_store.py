@@ -1,0 +1,115 @@
+"""The store on SQLite and PostgreSQL: migrations, append-only revisions, compare-and-swap."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from agent.markdown import parse_page
+from agent.models import Article, Section, Sentence
+from agent.store import ConflictError, UnknownTopic, open_store
+from agent.store.db import current_revision, head_revision
+from agent.store.schema import metadata
+
+
+def _article(text: str) -> Article:
+    return Article(title="T", sections=[Section(id="s", heading="S",
+                                                paragraphs=[[Sentence(text=text)]])])
+
+
+def test_migrations_reach_head_and_match_schema(store):
+    assert current_revision(store.engine) == head_revision() == "0001_initial"
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_reopen_does_not_migrate_again(database_url):
+    from agent.store.db import make_engine, migrate
+
+    open_store(database_url).close()
+    engine = make_engine(database_url)
+    assert migrate(engine) is False
+    engine.dispose()
+
+
+def test_revisions_are_appended_with_parents(store):
+    store.topics.create("t", "T")
+    first = store.revisions.commit("t", _article("one"), base_revision_id=None, actor="import")
+    second = store.revisions.commit("t", _article("two"), base_revision_id=first.id,
+                                    actor="editor:ann", comment="fix")
+    assert (first.number, second.number) == (1, 2)
+    assert second.parent_id == first.id
+    assert store.revisions.current("t").id == second.id
+    assert [r.number for r in store.revisions.history("t")] == [1, 2]
+    assert store.revisions.get(first.id).article.sections[0].paragraphs[0][0].text == "one"
+    assert second.sha256 == _article("two").content_sha256()
+
+
+def test_stale_base_gets_conflict_and_writes_nothing(store):
+    store.topics.create("t", "T")
+    first = store.revisions.commit("t", _article("one"), base_revision_id=None, actor="a")
+    store.revisions.commit("t", _article("two"), base_revision_id=first.id, actor="a")
+    with pytest.raises(ConflictError, match="moved on"):
+        store.revisions.commit("t", _article("three"), base_revision_id=first.id, actor="b")
+    assert len(store.revisions.history("t")) == 2
+
+
+def test_applied_edit_cannot_be_applied_twice(store):
+    store.topics.create("t", "T")
+    first = store.revisions.commit("t", _article("one"), base_revision_id=None, actor="a",
+                                   edit_ids=["e1"])
+    with pytest.raises(ConflictError):
+        store.revisions.commit("t", _article("two"), base_revision_id=first.id, actor="a",
+                               edit_ids=["e1"])
+    assert store.revisions.applied(["e1", "e2"]) == {"e1"}
+    assert len(store.revisions.history("t")) == 1
+
+
+def test_two_racing_writers_one_lands(database_url):
+    setup = open_store(database_url)
+    setup.topics.create("race", "Race")
+    base = setup.revisions.commit("race", _article("base"), base_revision_id=None, actor="a")
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def writer(n: int) -> None:
+        store = open_store(database_url)
+        barrier.wait()
+        try:
+            store.revisions.commit("race", _article(f"writer {n}"), base_revision_id=base.id,
+                                   actor=f"w{n}")
+            outcomes.append("landed")
+        except ConflictError:
+            outcomes.append("conflict")
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict"] * 7 + ["landed"]
+    history = setup.revisions.history("race")
+    assert [r.number for r in history] == [1, 2]
+    assert history[1].parent_id == base.id
+    setup.close()
+
+
+def test_unknown_topic(store):
+    with pytest.raises(UnknownTopic, match="unknown topic 'nope'"):
+        store.revisions.commit("nope", _article("x"), base_revision_id=None, actor="a")
+
+
+def test_seed_article_survives_the_database(store, seed_path):
+    article = parse_page(seed_path.read_text()).article
+    store.topics.create("ai", article.title)
+    revision = store.revisions.commit("ai", article, base_revision_id=None, actor="import")
+    assert store.revisions.get(revision.id).article == article
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from revisions")).scalar_one() == 1
