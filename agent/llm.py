@@ -1,0 +1,265 @@
+"""The one place that builds chat models, and the structured-call helper every graph node uses.
+
+Retries live here and only here: the SDK is built with `max_retries=0`, transient errors
+(rate limit, 5xx, timeout, connection) are retried with jittered exponential backoff bounded
+in attempts and time, an unusable answer (invalid JSON, no tool call, cut off at the token
+limit) is asked again once with the problem fed back, and everything else fails at once as
+an `LLMError` whose category says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.runnables import Runnable
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, ValidationError
+from tenacity import (AsyncRetrying, RetryCallState, Retrying, retry_if_exception,
+                      stop_after_attempt, stop_before_delay, wait_exponential_jitter)
+
+from agent.llm_errors import (CATEGORIES, NOT_CONFIGURED_MESSAGE, REASKABLE, TRANSIENT, LLMError,
+                              LLMNotConfigured, classify)
+from agent.llm_usage import (CallRecorder, InMemoryCallRecorder, TokenBudget, TokenUsage, cost_usd,
+                             usage_from_exception, usage_from_message)
+from agent.models import LLMCall
+from agent.ratelimit import blocking_slot, concurrency_slot, shared_rate_limiter
+from agent.settings import Settings, get_settings
+
+__all__ = [
+    "CATEGORIES", "NOT_CONFIGURED_MESSAGE", "PLACEHOLDER_API_KEY", "TRANSIENT", "CallRecorder",
+    "InMemoryCallRecorder", "LLMError", "LLMNotConfigured", "TokenBudget", "build_chat_model",
+    "call_structured", "call_structured_sync",
+]
+
+log = logging.getLogger(__name__)
+
+# Local OpenAI-compatible servers ignore the key, but the SDK refuses to start without one.
+PLACEHOLDER_API_KEY = "not-needed"
+
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+def build_chat_model(role: str, settings: Settings | None = None) -> BaseChatModel:
+    """A ChatOpenAI for a role (triage, draft, judge) with timeout, token cap and shared pacing."""
+    settings = settings or get_settings()
+    if not settings.openai_api_key and not settings.openai_base_url:
+        raise LLMNotConfigured(NOT_CONFIGURED_MESSAGE)
+    extra: dict[str, Any] = {}
+    if settings.openai_base_url and "api.openai.com" not in settings.openai_base_url:
+        # ChatOpenAI sends only max_completion_tokens; llama.cpp and Ollama read max_tokens,
+        # and without a cap a small model in JSON mode can write until its context is full.
+        extra["extra_body"] = {"max_tokens": settings.max_output_tokens}
+    return ChatOpenAI(
+        model=settings.model_for(role),
+        api_key=settings.openai_api_key or PLACEHOLDER_API_KEY,
+        base_url=settings.openai_base_url,
+        timeout=settings.timeout,
+        max_retries=0,
+        max_tokens=settings.max_output_tokens,
+        rate_limiter=shared_rate_limiter(settings.requests_per_second),
+        use_responses_api=False,
+        **extra,
+    )
+
+
+async def call_structured(model: BaseChatModel, schema: type[Schema],
+                          messages: Sequence[BaseMessage], *, node: str,
+                          section: str | None = None, run_id: int | None = None,
+                          prompt_version: str = "", recorder: CallRecorder | None = None,
+                          method: str | None = None, budget: TokenBudget | None = None,
+                          settings: Settings | None = None) -> Schema:
+    """Ask `model` for one `schema` object; raises LLMError on any failure."""
+    call = _StructuredCall(model, schema, node=node, section=section, run_id=run_id,
+                           prompt_version=prompt_version, recorder=recorder, budget=budget,
+                           settings=settings or get_settings())
+    runnable = call.runnable(method)
+    conversation = list(messages)
+    for ask in (1, 2):
+        try:
+            return await AsyncRetrying(**call.retry_policy())(call.attempt_async, runnable,
+                                                              conversation)
+        except LLMError as error:
+            if ask == 2 or error.category not in REASKABLE:
+                raise
+            conversation = [*conversation, call.feedback(error)]
+    raise AssertionError("unreachable: the second ask returns or raises")
+
+
+def call_structured_sync(model: BaseChatModel, schema: type[Schema],
+                         messages: Sequence[BaseMessage], *, node: str,
+                         section: str | None = None, run_id: int | None = None,
+                         prompt_version: str = "", recorder: CallRecorder | None = None,
+                         method: str | None = None, budget: TokenBudget | None = None,
+                         settings: Settings | None = None) -> Schema:
+    """`call_structured` for sync code (sync graph nodes run in worker threads)."""
+    call = _StructuredCall(model, schema, node=node, section=section, run_id=run_id,
+                           prompt_version=prompt_version, recorder=recorder, budget=budget,
+                           settings=settings or get_settings())
+    runnable = call.runnable(method)
+    conversation = list(messages)
+    for ask in (1, 2):
+        try:
+            return Retrying(**call.retry_policy())(call.attempt_sync, runnable, conversation)
+        except LLMError as error:
+            if ask == 2 or error.category not in REASKABLE:
+                raise
+            conversation = [*conversation, call.feedback(error)]
+    raise AssertionError("unreachable: the second ask returns or raises")
+
+
+class _StructuredCall:
+    """State shared by the attempts of one structured call: accounting and error mapping."""
+
+    def __init__(self, model: BaseChatModel, schema: type[BaseModel], *, node: str,
+                 section: str | None, run_id: int | None, prompt_version: str,
+                 recorder: CallRecorder | None, budget: TokenBudget | None,
+                 settings: Settings) -> None:
+        self.model = model
+        self.schema = schema
+        self.node = node
+        self.section = section
+        self.run_id = run_id
+        self.prompt_version = prompt_version
+        self.recorder = recorder
+        self.budget = budget
+        self.settings = settings
+        self.model_name = str(getattr(model, "model_name", None) or getattr(model, "model", None)
+                              or type(model).__name__)
+        self.attempts = 0
+
+    def runnable(self, method: str | None) -> Runnable:
+        return self.model.with_structured_output(
+            self.schema, method=method or self.settings.structured_method, include_raw=True)
+
+    def retry_policy(self) -> dict[str, Any]:
+        settings = self.settings
+        backoff = wait_exponential_jitter(initial=settings.retry_initial_delay,
+                                          max=settings.retry_max_delay,
+                                          jitter=settings.retry_initial_delay)
+
+        def wait(state: RetryCallState) -> float:
+            # A server that says when to come back knows better than our exponential guess.
+            error = state.outcome.exception() if state.outcome else None
+            hinted = getattr(error, "retry_after", None) or 0.0
+            return max(backoff(state), min(hinted, settings.retry_max_delay))
+
+        return {
+            "retry": retry_if_exception(lambda exc: isinstance(exc, LLMError) and exc.transient),
+            "stop": (stop_after_attempt(settings.max_retries + 1)
+                     | stop_before_delay(settings.retry_deadline)),
+            "wait": wait,
+            "before_sleep": self._log_retry,
+            "reraise": True,
+        }
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("retrying %s (attempt %d): %s", self.node, state.attempt_number, error)
+
+    async def attempt_async(self, runnable: Runnable, conversation: list[BaseMessage]) -> BaseModel:
+        self._before_attempt()
+        async with concurrency_slot(self.settings.concurrency):
+            started = time.perf_counter()
+            try:
+                output = await runnable.ainvoke(conversation)
+            except Exception as exc:
+                error = self._failed(exc, started)
+                if error is None:
+                    raise
+                raise error from exc
+        return self._answered(output, started)
+
+    def attempt_sync(self, runnable: Runnable, conversation: list[BaseMessage]) -> BaseModel:
+        self._before_attempt()
+        with blocking_slot(self.settings.concurrency):
+            started = time.perf_counter()
+            try:
+                output = runnable.invoke(conversation)
+            except Exception as exc:
+                error = self._failed(exc, started)
+                if error is None:
+                    raise
+                raise error from exc
+        return self._answered(output, started)
+
+    def _before_attempt(self) -> None:
+        self.attempts += 1
+        if self.budget is not None:
+            self.budget.check(self.node)
+
+    def _failed(self, exc: Exception, started: float) -> LLMError | None:
+        self._account(usage_from_exception(exc), started)
+        error = classify(exc, node=self.node, model=self.model_name)
+        if error is not None:
+            error.attempts = self.attempts
+        return error
+
+    def _answered(self, output: dict, started: float) -> BaseModel:
+        raw = output.get("raw")
+        self._account(usage_from_message(raw), started)
+        parsed, parsing_error = output.get("parsed"), output.get("parsing_error")
+        finish_reason = (getattr(raw, "response_metadata", None) or {}).get("finish_reason")
+        answer = _answer_text(raw)
+        if finish_reason == "length":
+            error = LLMError("truncated", "the answer was cut off at the output token limit "
+                             f"({self.settings.max_output_tokens} tokens)", answer_text=answer)
+        elif parsing_error is not None:
+            error = classify(parsing_error) or LLMError("invalid_output", str(parsing_error))
+            error.answer_text = error.answer_text or answer
+        elif parsed is None:
+            # function_calling with no (or an unparseable) tool call gives None, not an error.
+            error = LLMError("invalid_output", f"the answer held no valid {self.schema.__name__}",
+                             answer_text=answer)
+        else:
+            try:
+                return parsed if isinstance(parsed, self.schema) else self.schema.model_validate(parsed)
+            except ValidationError as exc:
+                error = classify(exc) or LLMError("invalid_output", str(exc))
+        error.node, error.model, error.attempts = self.node, self.model_name, self.attempts
+        raise error
+
+    def _account(self, usage: TokenUsage | None, started: float) -> None:
+        """Count and record an attempt that produced an answer: its tokens were paid for."""
+        if usage is None:
+            return
+        if self.budget is not None:
+            self.budget.spend(usage.total)
+        if self.recorder is not None:
+            self.recorder.record(LLMCall(
+                run_id=self.run_id, node=self.node, section=self.section, model=self.model_name,
+                input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                cached_tokens=usage.cached_tokens,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                cost=cost_usd(usage, self.settings.price_for(self.model_name)),
+                prompt_version=self.prompt_version))
+
+    def feedback(self, error: LLMError) -> HumanMessage:
+        """The extra user turn of the one re-ask: what went wrong and what to do instead."""
+        if error.category == "truncated":
+            problem = "Your previous answer was cut off at the output token limit."
+            request = "Answer again, complete and shorter: fewer and more concise sentences."
+        else:
+            problem = f"Your previous answer could not be used: {error.detail}"
+            request = (f"Answer again with only one valid {self.schema.__name__} object that "
+                       "matches the required schema exactly.")
+        previous = (error.answer_text or "").strip()
+        shown = f"\nYour previous answer was:\n{previous[:1500]}\n" if previous else "\n"
+        return HumanMessage(f"{problem}{shown}{request}")
+
+
+def _answer_text(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw.content, str) and raw.content:
+        return raw.content
+    calls = [*getattr(raw, "invalid_tool_calls", []), *getattr(raw, "tool_calls", [])]
+    for tool_call in calls:
+        args = tool_call.get("args")
+        if args:
+            return args if isinstance(args, str) else str(args)
+    return None

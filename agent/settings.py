@@ -1,0 +1,136 @@
+"""Process settings for absorb, read from the environment (ABSORB_*, OPENAI_*) on each call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_HOME = Path("~/.local/share/absorb")
+MODEL_ROLES = ("triage", "draft", "judge")
+
+
+class ModelPrice(BaseModel):
+    """USD per one million tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cached: float = 0.0
+
+
+# Public list prices at the time of writing; ABSORB_PRICES overrides them per model.
+DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "gpt-4.1": ModelPrice(input=2.00, output=8.00, cached=0.50),
+    "gpt-4.1-mini": ModelPrice(input=0.40, output=1.60, cached=0.10),
+    "gpt-4.1-nano": ModelPrice(input=0.10, output=0.40, cached=0.025),
+    "gpt-4o": ModelPrice(input=2.50, output=10.00, cached=1.25),
+    "gpt-4o-mini": ModelPrice(input=0.15, output=0.60, cached=0.075),
+    "gpt-5": ModelPrice(input=1.25, output=10.00, cached=0.125),
+    "gpt-5-mini": ModelPrice(input=0.25, output=2.00, cached=0.025),
+    "gpt-5-nano": ModelPrice(input=0.05, output=0.40, cached=0.005),
+}
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; tests isolate themselves with monkeypatch.setenv."""
+
+    model_config = SettingsConfigDict(env_prefix="ABSORB_", extra="ignore", populate_by_name=True)
+
+    home_dir: Path = Field(DEFAULT_HOME, validation_alias=AliasChoices("ABSORB_HOME", "home_dir"),
+                           description="Where all state lives; see `home`.")
+    database_url_override: str | None = Field(
+        None, validation_alias=AliasChoices("ABSORB_DATABASE_URL", "database_url_override"),
+        description="SQLAlchemy URL; default is a SQLite file under home.")
+    openai_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"))
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"),
+        description="Any OpenAI-compatible server: vLLM, llama.cpp, Ollama, LM Studio.")
+
+    model: str = "gpt-4.1-mini"
+    triage_model: str | None = None
+    draft_model: str | None = None
+    judge_model: str | None = None
+    structured_method: Literal["json_schema", "function_calling"] = "json_schema"
+
+    timeout: float = Field(60.0, gt=0, description="Seconds per HTTP request to the model.")
+    max_retries: int = Field(3, ge=0, description="Retries of transient errors, per call.")
+    retry_initial_delay: float = Field(1.0, ge=0, description="First backoff, seconds.")
+    retry_max_delay: float = Field(20.0, ge=0, description="Longest single backoff, seconds.")
+    retry_deadline: float = Field(300.0, gt=0, description="No retry starts after this many "
+                                  "seconds since the first attempt of a call.")
+    concurrency: int = Field(4, ge=1, description="Model calls in flight per event loop.")
+    requests_per_second: float = Field(5.0, ge=0, description="0 disables the rate limiter.")
+    token_budget: int = Field(200_000, ge=0, description="Input+output tokens per run.")
+    max_output_tokens: int = Field(2000, ge=1)
+    prices: dict[str, ModelPrice] = Field(default_factory=dict,
+                                          description="Merged over DEFAULT_PRICES.")
+
+    editor_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    fetch_allow_private: bool = False
+
+    @field_validator("home_dir", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("openai_api_key", "openai_base_url", "database_url_override", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `export OPENAI_API_KEY=` must mean "not configured", not "the empty key".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("triage_model", "draft_model", "judge_model", mode="before")
+    @classmethod
+    def _blank_model_falls_back(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("editor_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [token.strip() for token in value.split(",") if token.strip()]
+        return value
+
+    @field_validator("prices", mode="after")
+    @classmethod
+    def _merge_default_prices(cls, value: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
+        return {**DEFAULT_PRICES, **value}
+
+    @property
+    def home(self) -> Path:
+        """The state directory, created on first use so merely reading settings has no effect."""
+        self.home_dir.mkdir(parents=True, exist_ok=True)
+        return self.home_dir
+
+    @property
+    def database_url(self) -> str:
+        if self.database_url_override:
+            return self.database_url_override
+        return f"sqlite:///{self.home / 'absorb.db'}"
+
+    def model_for(self, role: str) -> str:
+        """Model name for a role (triage, draft, judge); other roles use ABSORB_MODEL."""
+        specific = getattr(self, f"{role}_model", None) if role in MODEL_ROLES else None
+        return specific or self.model
+
+    def price_for(self, model: str) -> ModelPrice:
+        """Exact name first, else the longest known prefix (dated snapshots); unknown is free."""
+        prices = self.prices or DEFAULT_PRICES
+        if model in prices:
+            return prices[model]
+        prefixes = [name for name in prices if model.startswith(name + "-")]
+        if prefixes:
+            return prices[max(prefixes, key=len)]
+        return ModelPrice()
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Fresh settings from the current environment; keyword overrides win over it."""
+    return Settings(**overrides)
