@@ -19,6 +19,8 @@ MIN_LOCAL_OVERLAP = 0.25
 MIN_TOKENS_FOR_OVERLAP = 3
 WINDOWS_PER_SOURCE = 3
 SUGGEST_MIN_OVERLAP = 0.6
+# Evidence this close to the claim that negates what the claim asserts outright is a mismatch.
+CLOSE_EVIDENCE_OVERLAP = 0.6
 
 
 @dataclass
@@ -113,5 +115,7 @@ def screen(text: str, citations: list[str], sources: Mapping[str, Source],
         if not entity_in_text(name, joined):
             (screening.missing_entities if strong else screening.weak_missing_entities).append(name)
     evidence = [w.text for key in citations for w in screening.windows[key][:2]]
-    screening.negation = negation_mismatch(text, evidence)
+    close = [w.text for key in citations for w in screening.windows[key][:2]
+             if w.overlap >= CLOSE_EVIDENCE_OVERLAP]
+    screening.negation = negation_mismatch(text, evidence, close)
     return screening

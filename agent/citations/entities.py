@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from rapidfuzz import fuzz, process
+
 from agent.citations.text import STOPWORDS, TOKEN_RE, content_tokens, fold, stem
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&.'’-]*[A-Za-z0-9]|[A-Za-z0-9]")
@@ -14,14 +16,16 @@ _CAMEL = re.compile(r"^[A-Za-z]*[a-z][A-Z][A-Za-z]*$|^[A-Z]{2,}[a-z]+[A-Za-z]*$"
 _WITH_DIGITS = re.compile(r"^[A-Za-z](?=.*\d)[A-Za-z0-9.-]*$")
 _VERSION = re.compile(r"^\d+(?:\.\d+)*$")
 # Capitalised words that start clauses or name calendar things, not entities.
-_NOT_NAMES = frozenset({"i", "no", "yes", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+_NOT_NAMES = frozenset({"i", "no", "yes", "january", "february", "march", "april", "june", "july",
+                        "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
                         "sunday"})
 _UNIT_ABBREVIATIONS = frozenset({"mw", "gw", "kw", "tw", "kwh", "mwh", "gwh", "twh", "tb", "gb",
                                  "mb", "pb", "usd", "eur", "am", "pm", "ceo"})
+FUZZY_NAME_MIN = 88.0
 _CONNECTORS = frozenset({"of", "de", "la", "van", "von", "der", "&"})
 
 NEGATION_CUES = re.compile(
-    r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without|cannot|unable|fail(?:s|ed)? to)\b"
+    r"\b(?:not(?! only\b)|never|no|none|nobody|nothing|neither|nor|without|cannot|unable|fail(?:s|ed)? to)\b"
     r"|n['’]t\b", re.I)
 
 
@@ -91,32 +95,49 @@ def extract_entities_marked(sentence: str) -> list[tuple[str, bool]]:
 
 
 @lru_cache(maxsize=256)
-def _source_profile(text: str) -> tuple[str, frozenset[str], frozenset[str]]:
+def _source_profile(text: str) -> tuple[str, frozenset[str], frozenset[str], tuple[str, ...]]:
     words = [m.group(0) for m in TOKEN_RE.finditer(text)]
     stems = frozenset(stem(w) for w in words)
     initials = set()
-    capitalised = [w for w in words]
     # Acronyms spelled out in the source ("Tensor Processing Unit" -> TPU).
-    for start in range(len(capitalised)):
+    for start in range(len(words)):
         letters = ""
-        for word in capitalised[start : start + 6]:
+        for word in words[start : start + 6]:
             if not word[:1].isupper():
                 break
             letters += word[0]
             if len(letters) >= 2:
                 initials.add(letters.lower())
-    return " " + fold(text) + " ", stems, frozenset(initials)
+    lowered = tuple(sorted({w.lower() for w in words if len(w) >= 4}))
+    return " " + fold(text) + " ", stems, frozenset(initials), lowered
+
+
+def _word_in_text(word: str, stems: frozenset[str], lowered: tuple[str, ...]) -> bool:
+    if stem(word) in stems:
+        return True
+    lower = word.lower()
+    if len(lower) < 6:
+        return False
+    # "Libyan" for "Libya", "Horodecki" for "Horodecky": one spelling step away, same start.
+    candidates = [w for w in lowered if w[:3] == lower[:3]]
+    if any(lower.startswith(w) and len(w) >= len(lower) - 2 for w in candidates):
+        return True
+    return process.extractOne(lower, candidates, scorer=fuzz.ratio, score_cutoff=FUZZY_NAME_MIN) is not None
 
 
 def entity_in_text(entity: str, text: str) -> bool:
-    """True if the text names the entity: verbatim (folded), word by word, or spelled out."""
-    folded_text, stems, initials = _source_profile(text)
+    """True if the text names the entity: verbatim (folded), word by word (one word of a long
+    name may be missing), as a near spelling, or as the initials of a spelled-out name."""
+    folded_text, stems, initials, lowered = _source_profile(text)
     folded_entity = fold(entity)
     if re.search(r"(?<![a-z0-9])" + re.escape(folded_entity) + r"(?![a-z0-9])", folded_text):
         return True
-    words = [w for w in TOKEN_RE.findall(entity) if w.lower() not in _CONNECTORS]
-    if words and all(stem(w) in stems for w in words):
-        return True
+    # Version numbers ("Opus 4.6") prove little about the name itself.
+    words = [w for w in TOKEN_RE.findall(entity) if w.lower() not in _CONNECTORS and not w.isdigit()]
+    if words:
+        found = sum(_word_in_text(w, stems, lowered) for w in words)
+        if found == len(words) or (len(words) >= 3 and found >= len(words) - 1):
+            return True
     bare = entity.rstrip("s") if _ACRONYM.match(entity) else ""
     return bool(bare) and bare.lower() in initials
 
@@ -130,19 +151,27 @@ def negation_cues(text: str) -> list[str]:
     return [m.group(0).lower() for m in NEGATION_CUES.finditer(text)]
 
 
-def negation_mismatch(sentence: str, evidence: list[str]) -> str | None:
+def negation_mismatch(sentence: str, evidence: list[str], close: list[str] | None = None) -> str | None:
     """Why the sentence and its best evidence disagree on negation, or None.
 
     Only the best-matching evidence sentences count: a negation elsewhere on a long page says
-    nothing about this claim."""
+    nothing about this claim. A negation the sentence dropped is looked for only in `close`
+    evidence (sentences that state most of the claim), defaulting to all evidence."""
     claim_cues = negation_cues(sentence)
     evidence_cues = [cue for text in evidence for cue in negation_cues(text)]
     if claim_cues and not evidence_cues:
         return f"the sentence says {claim_cues[0]!r} but the cited text has no negation"
+    close = evidence if close is None else close
+    if close:
+        # A sentence that restates its closest evidence should negate as often as it does.
+        nearest = negation_cues(close[0])
+        if len(claim_cues) > len(nearest):
+            return (f"the sentence has {len(claim_cues)} negation(s) ({', '.join(claim_cues)}), "
+                    f"its closest evidence {len(nearest)}")
     if claim_cues or not evidence_cues:
         return None
     claim_words = set(content_tokens(sentence))
-    for text in evidence:
+    for text in close:
         for match in NEGATION_CUES.finditer(text):
             # What the source negates: the few content words right after the cue.
             scope = content_tokens(text[match.end() : match.end() + 60])[:3]

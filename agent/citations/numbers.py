@@ -40,6 +40,11 @@ _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.
 _DATE_MDY = re.compile(_MONTH + r"\s+(?:(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+)?(?P<year>\d{4})\b", re.I)
 _DATE_DMY = re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+(?P<year>\d{4})\b", re.I)
 _DATE_ISO = re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b")
+_DATE_MD = re.compile(_MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?\b", re.I)
+_DATE_DM = re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH, re.I)
+# A month named alone, capitalised and spelled out ("in November"); "May" is too ambiguous.
+_DATE_M = re.compile(r"\b(?P<month>January|February|March|April|June|July|August|September|"
+                     r"October|November|December)\b")
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _MULT = r"thousand|million|billion|trillion|bn|mn|tn|[KkMBT](?![a-zA-Z])"
@@ -56,6 +61,10 @@ _WORD_QUANTITY = re.compile(
     r"(?:[\s-](?P<unit>percent|times|fold))?\b", re.I)
 
 
+_FRACTION = re.compile(r"\b(?:a|one)[\s-](?P<word>half|third|quarter|fifth|tenth)\b", re.I)
+FRACTIONS = {"half": 0.5, "third": 1 / 3, "quarter": 0.25, "fifth": 0.2, "tenth": 0.1}
+
+
 @dataclass(frozen=True)
 class Quantity:
     """One normalised number: raw value (with K/M/B applied), unit kind and its scaled value."""
@@ -65,14 +74,16 @@ class Quantity:
     kind: str = ""
     scaled: float = 0.0
     tolerance: float = 0.0
-    date: tuple[int, int | None, int | None] | None = None
+    date: tuple[int | None, int | None, int | None] | None = None
 
     def matches(self, other: Quantity) -> bool:
         """True if `other` (found in a source) states this quantity."""
         if self.date is not None:
             if other.date is None:
                 return False
-            return all(mine is None or mine == theirs for mine, theirs in zip(self.date, other.date))
+            # A source date without a year ("March 4th") matches; the year is checked on its own.
+            return all(mine is None or mine == theirs or (part == 0 and theirs is None)
+                       for part, (mine, theirs) in enumerate(zip(self.date, other.date)))
         if other.date is not None:
             return False
         if self.kind and other.kind:
@@ -123,23 +134,29 @@ def extract_quantities(text: str) -> tuple[Quantity, ...]:
             taken[index] = True
         return True
 
-    for pattern in (_DATE_ISO, _DATE_MDY, _DATE_DMY):
+    for pattern in (_DATE_ISO, _DATE_MDY, _DATE_DMY, _DATE_MD, _DATE_DM, _DATE_M):
         for match in pattern.finditer(text):
-            month_text = match.group("month")
-            month = int(month_text) if month_text.isdigit() else MONTHS[month_text.lower()]
-            if month_text.lower() == "may" and not match.group("day") and text[match.start()].islower():
+            groups = match.groupdict()
+            month_text = groups["month"]
+            month = int(month_text) if month_text.isdigit() else MONTHS[month_text.lower().rstrip(".")]
+            if month_text.lower() == "may" and not groups.get("day") and text[match.start()].islower():
                 continue  # "may 2020" in running text is more likely the verb
+            if month_text.lower() in ("may", "march") and text[match.start()].islower():
+                continue
             if not claim(match):
                 continue
-            day = int(match.group("day")) if match.group("day") else None
-            year = int(match.group("year"))
-            quantities.append(Quantity(match.group(0), float(year), date=(year, month, day)))
-            quantities.append(Quantity(match.group("year"), float(year)))
+            day = int(groups["day"]) if groups.get("day") else None
+            year = int(groups["year"]) if groups.get("year") else None
+            quantities.append(Quantity(match.group(0), float(year or 0), date=(year, month, day)))
+            if year is not None:
+                quantities.append(Quantity(groups["year"], float(year)))
     for match in _QUANTITY.finditer(text):
         if any(taken[match.start() : match.end()]):
             continue
         claim(match)
         numbers = [match.group("num")] + ([match.group("num2")] if match.group("num2") else [])
+        if len(numbers) == 2 and len(numbers[0]) == 4 and len(numbers[1]) == 2 and numbers[0].isdigit():
+            numbers[1] = numbers[0][:2] + numbers[1]  # "2018-19" is 2018 to 2019
         quantities.extend(_quantities(text, match.group("mult"), match.group("unit"),
                                       match.group("cur"), match.group(0).strip(), numbers))
     for match in _WORD_QUANTITY.finditer(text):
@@ -152,6 +169,9 @@ def extract_quantities(text: str) -> tuple[Quantity, ...]:
         base = 1.0 if word in ("one", "a") else float(WORD_NUMBERS[word])
         quantities.extend(_quantities(text, match.group("mult"), match.group("unit"), None,
                                       match.group(0), [str(int(base))]))
+    for match in _FRACTION.finditer(text):
+        if claim(match):
+            quantities.append(Quantity(match.group(0), FRACTIONS[match.group("word").lower()], "fraction"))
     return tuple(quantities)
 
 

@@ -17,6 +17,7 @@ from agent.citations.text import content_token_set, content_tokens
 from agent.models import EvidenceQuote, Source, Verdict, VerdictLabel
 
 ENTITY_FUZZY_MIN = 85.0
+STRICT_WEAK_NAMES = True
 
 
 def deterministic_verdict(text: str, citations: list[str], screening: Screening,
@@ -25,9 +26,10 @@ def deterministic_verdict(text: str, citations: list[str], screening: Screening,
     if screening.failure is not None:
         return screening.failure
     hints = screening.hints
-    if screening.missing_entities:
+    missing = screening.missing_entities + (screening.weak_missing_entities if STRICT_WEAK_NAMES else [])
+    if missing:
         return Verdict(label=VerdictLabel.unsupported, stage="entities", hints=hints,
-                       reason="names not in any cited source: " + ", ".join(screening.missing_entities))
+                       reason="names not in any cited source: " + ", ".join(missing))
     if screening.negation:
         return Verdict(label=VerdictLabel.unsupported, stage="negation", hints=hints,
                        reason=screening.negation)
