@@ -116,7 +116,10 @@ class FakeOpenAIServer:
         self.delay = delay
         self.cached_tokens = cached_tokens
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
         self.responses: list[dict] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
         self._queue: deque[Reply | ReplyFactory] = deque(replies)
         self._task_queues: dict[str, deque[Reply | ReplyFactory]] = defaultdict(deque)
         self._task_handlers: dict[str, ReplyFactory] = {}
@@ -163,8 +166,9 @@ class FakeOpenAIServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._released.clear()
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai",
-                                        daemon=True)
+        # A short poll keeps stop() (which waits for the next poll) from slowing every test.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,),
+                                        name="fake-openai", daemon=True)
         self._thread.start()
         return self
 
@@ -197,8 +201,19 @@ class FakeOpenAIServer:
                 chosen = self.default
         return chosen(request_json) if callable(chosen) else chosen
 
-    def answer(self, request_json: dict) -> tuple[int, dict | None]:
+    def answer(self, request_json: dict, headers: dict[str, str]) -> tuple[int, dict | None]:
         """(status, body) for one request; body None means hang up without answering."""
+        with self._lock:
+            self.headers.append(headers)
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            return self._answer(request_json)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, request_json: dict) -> tuple[int, dict | None]:
         reply = self._next_reply(request_json)
         if self.delay:
             self._released.wait(self.delay)
@@ -297,7 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             self._send(400, _error_body("invalid_json", "request body is not JSON"))
             return
-        status, body = self.fake.answer(request_json)
+        status, body = self.fake.answer(request_json, {k.lower(): v for k, v in self.headers.items()})
         if body is None:
             self.close_connection = True
             return

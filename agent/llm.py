@@ -138,7 +138,7 @@ class _StructuredCall:
 
     def retry_policy(self) -> dict[str, Any]:
         settings = self.settings
-        backoff = wait_exponential_jitter(initial=settings.retry_initial_delay,
+        backoff = wait_exponential_jitter(multiplier=settings.retry_initial_delay,
                                           max=settings.retry_max_delay,
                                           jitter=settings.retry_initial_delay)
 

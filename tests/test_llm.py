@@ -1,0 +1,248 @@
+"""The structured-call layer through the real ChatOpenAI against the fake OpenAI server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel
+
+from agent.fake_server import FakeOpenAIServer, Fault
+from agent.llm import (PLACEHOLDER_API_KEY, InMemoryCallRecorder, LLMError, LLMNotConfigured,
+                       TokenBudget, build_chat_model, call_structured, call_structured_sync)
+from agent.llm_errors import classify
+from agent.ratelimit import shared_rate_limiter
+from agent.settings import get_settings
+
+METHODS = ["json_schema", "function_calling"]
+
+
+class Summary(BaseModel):
+    text: str
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("ABSORB_TIMEOUT", "2")
+        monkeypatch.setenv("ABSORB_MAX_RETRIES", "2")
+        monkeypatch.setenv("ABSORB_RETRY_INITIAL_DELAY", "0.01")
+        monkeypatch.setenv("ABSORB_RETRY_MAX_DELAY", "0.05")
+        monkeypatch.setenv("ABSORB_REQUESTS_PER_SECOND", "0")
+        yield fake
+
+
+def messages(task: str = "draft_section") -> list[BaseMessage]:
+    return [SystemMessage(f"task: {task}\nSummarise."), HumanMessage("The sky is blue.")]
+
+
+async def ask(method: str = "json_schema", **kwargs) -> Summary:
+    model = build_chat_model("draft")
+    return await call_structured(model, Summary, messages(), node="draft", method=method, **kwargs)
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_both_structured_methods_parse_the_answer(server, method):
+    server.script({"text": "Blue sky."})
+    assert await ask(method) == Summary(text="Blue sky.")
+    request = server.requests[0]
+    if method == "json_schema":
+        assert request["response_format"]["json_schema"]["name"] == "Summary"
+        assert "tools" not in request
+    else:
+        assert request["tool_choice"]["function"]["name"] == "Summary"
+        assert "response_format" not in request
+    assert server.request_count == 1
+
+
+async def test_the_model_is_built_with_explicit_limits(server, monkeypatch):
+    monkeypatch.setenv("ABSORB_JUDGE_MODEL", "judge-model")
+    monkeypatch.setenv("ABSORB_MAX_OUTPUT_TOKENS", "321")
+    judge = build_chat_model("judge")
+    assert (judge.model_name, judge.request_timeout, judge.max_retries) == ("judge-model", 2.0, 0)
+    assert build_chat_model("draft").model_name == "gpt-4.1-mini"
+    server.script({"text": "x"})
+    await call_structured(judge, Summary, messages(), node="judge")
+    request, headers = server.requests[0], server.headers[0]
+    assert request["max_completion_tokens"] == 321 and request["max_tokens"] == 321
+    assert headers["authorization"] == f"Bearer {PLACEHOLDER_API_KEY}"
+
+
+def test_the_rate_limiter_is_shared_per_rate():
+    assert shared_rate_limiter(7.0) is shared_rate_limiter(7.0)
+    assert shared_rate_limiter(0) is None
+
+
+def test_no_key_and_no_base_url_is_a_clear_one_line_error(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(LLMNotConfigured) as caught:
+        build_chat_model("draft")
+    message = str(caught.value)
+    assert caught.value.category == "not_configured"
+    assert "OPENAI_API_KEY" in message and "OPENAI_BASE_URL" in message and "\n" not in message
+
+
+async def test_server_errors_are_retried_a_bounded_number_of_times(server):
+    server.default = Fault.server_error()
+    with pytest.raises(LLMError) as caught:
+        await ask()
+    assert caught.value.category == "server"
+    assert server.request_count == 3  # ABSORB_MAX_RETRIES=2: one try and two retries
+    assert "[server] after 3 attempts" in str(caught.value) and "\n" not in str(caught.value)
+
+
+async def test_retries_stop_at_the_deadline(server, monkeypatch):
+    monkeypatch.setenv("ABSORB_MAX_RETRIES", "50")
+    monkeypatch.setenv("ABSORB_RETRY_INITIAL_DELAY", "0.2")
+    monkeypatch.setenv("ABSORB_RETRY_MAX_DELAY", "1")
+    monkeypatch.setenv("ABSORB_RETRY_DEADLINE", "0.5")
+    server.default = Fault.server_error()
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="server"):
+        await ask()
+    assert time.monotonic() - started < 2.0
+    assert 1 < server.request_count < 6
+
+
+async def test_a_rate_limit_once_is_retried_then_succeeds(server):
+    server.script(Fault.rate_limit(), {"text": "ok"})
+    assert await ask() == Summary(text="ok")
+    assert server.request_count == 2
+
+
+@pytest.mark.parametrize(("fault", "category"), [
+    (Fault.insufficient_quota(), "quota"),
+    (Fault.bad_request(), "bad_request"),
+    (Fault.context_length(), "context_length"),
+    (Fault.unauthorized(), "auth"),
+    (Fault.not_found(), "not_found"),
+    (Fault.refusal(), "refusal"),
+    (Fault.content_filter(), "content_filter"),
+])
+@pytest.mark.parametrize("method", METHODS)
+async def test_permanent_failures_are_not_retried(server, fault, category, method):
+    server.default = fault
+    with pytest.raises(LLMError) as caught:
+        await ask(method)
+    assert caught.value.category == category
+    assert server.request_count == 1
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_invalid_json_is_asked_again_once_with_the_error(server, method):
+    server.script("not json at all", {"text": "fixed"})
+    assert await ask(method) == Summary(text="fixed")
+    assert server.request_count == 2
+    feedback = server.requests[1]["messages"][-1]
+    assert feedback["role"] == "user"
+    assert "could not be used" in feedback["content"]
+    assert "not json at all" in feedback["content"]
+    assert server.requests[1]["messages"][:2] == server.requests[0]["messages"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_invalid_json_twice_fails_as_invalid_output(server, method):
+    server.default = '{"wrong_field": 1}'
+    with pytest.raises(LLMError) as caught:
+        await ask(method)
+    assert caught.value.category == "invalid_output"
+    assert server.request_count == 2
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_a_truncated_answer_is_asked_again_once(server, method):
+    server.script(Fault.truncated(), {"text": "short"})
+    assert await ask(method) == Summary(text="short")
+    assert "cut off" in server.requests[1]["messages"][-1]["content"]
+    server.default = Fault.truncated()
+    with pytest.raises(LLMError) as caught:
+        await ask(method)
+    assert caught.value.category == "truncated"
+    assert server.request_count == 4
+
+
+async def test_a_hung_server_times_out_within_bounded_time(server, monkeypatch):
+    monkeypatch.setenv("ABSORB_TIMEOUT", "0.3")
+    monkeypatch.setenv("ABSORB_MAX_RETRIES", "1")
+    server.default = Fault.hang(10)
+    started = time.monotonic()
+    with pytest.raises(LLMError) as caught:
+        await ask()
+    assert caught.value.category == "timeout"
+    assert time.monotonic() - started < 2.0
+    assert server.request_count == 2
+
+
+async def test_tokens_latency_and_cost_are_recorded(server):
+    server.cached_tokens = 8
+    server.script({"text": "ok"})
+    recorder = InMemoryCallRecorder()
+    await ask(recorder=recorder, run_id=7, section="history", prompt_version="draft_section@1")
+    [call] = recorder.calls
+    usage = server.responses[0]["usage"]
+    assert (call.run_id, call.node, call.section, call.prompt_version) == (
+        7, "draft", "history", "draft_section@1")
+    assert call.model == "gpt-4.1-mini"
+    assert (call.input_tokens, call.output_tokens, call.cached_tokens) == (
+        usage["prompt_tokens"], usage["completion_tokens"], 8)
+    price = get_settings().price_for("gpt-4.1-mini")
+    expected = ((usage["prompt_tokens"] - 8) * price.input + 8 * price.cached
+                + usage["completion_tokens"] * price.output) / 1_000_000
+    assert call.cost == pytest.approx(expected) and call.cost > 0
+    assert call.latency_ms > 0
+
+
+async def test_a_rejected_answer_is_recorded_too(server):
+    server.script("not json", {"text": "ok"})
+    recorder = InMemoryCallRecorder()
+    await ask(recorder=recorder)
+    assert len(recorder.calls) == 2
+    assert recorder.calls[0].input_tokens == server.responses[0]["usage"]["prompt_tokens"]
+
+
+async def test_the_token_budget_stops_calls_before_they_are_made(server):
+    server.default = {"text": "ok"}
+    budget = TokenBudget(limit=10)
+    await ask(budget=budget)
+    assert budget.exhausted and budget.used == server.responses[0]["usage"]["total_tokens"]
+    with pytest.raises(LLMError) as caught:
+        await ask(budget=budget)
+    assert caught.value.category == "budget"
+    assert server.request_count == 1
+
+
+async def test_concurrency_is_bounded_per_event_loop(server, monkeypatch):
+    monkeypatch.setenv("ABSORB_CONCURRENCY", "2")
+    server.delay = 0.2
+    server.default = {"text": "ok"}
+    results = await asyncio.gather(*(ask() for _ in range(5)))
+    assert len(results) == 5
+    assert server.max_in_flight == 2
+
+
+def test_the_sync_variant_retries_and_records_alike(server):
+    server.script(Fault.server_error(), "oops", {"text": "ok"})
+    recorder = InMemoryCallRecorder()
+    result = call_structured_sync(build_chat_model("draft"), Summary, messages(), node="draft",
+                                  recorder=recorder, method="function_calling")
+    assert result == Summary(text="ok")
+    assert server.request_count == 3 and len(recorder.calls) == 2
+
+
+def test_classification_of_transport_errors_and_programming_errors():
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    assert classify(httpx.ReadTimeout("slow", request=request)).category == "timeout"
+    assert classify(httpx.ConnectError("refused", request=request)).category == "connection"
+    assert classify(openai.OpenAIError("odd")).category == "bad_request"
+    assert classify(KeyError("bug")) is None
+    error = LLMError("rate_limit", "slow down\nplease", node="triage")
+    assert error.transient and str(error) == "triage: model call failed [rate_limit]: slow down please"
+    with pytest.raises(ValueError):
+        LLMError("mystery", "no such category")
