@@ -46,7 +46,9 @@ class CitationGate:
 
     @property
     def version(self) -> str:
-        return self.judge.version if self.judge else DETERMINISTIC_VERSION
+        if self.judge is None:
+            return DETERMINISTIC_VERSION
+        return f"{self.judge.version}+{DETERMINISTIC_VERSION}"
 
     def _prepare(self, claims: list[Claim], sources: Mapping[str, Source],
                  candidates: Mapping[str, Source] | None) -> tuple[list[Verdict | None], list[_Pending], dict[str, Source]]:

@@ -10,11 +10,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agent.citations.prompt import load_judge_prompt
+from langchain_core.messages import BaseMessage
+
 from agent.citations.windows import Window
+from agent.prompting import delimit_source, load_prompt
 from agent.models import Source
 
 MAX_CLAIMS_PER_CALL = 8
+PROMPT_NAME = "judge"
 
 
 class JudgedQuote(BaseModel):
@@ -80,14 +83,10 @@ def plan_batches(requests: Sequence[JudgeRequest]) -> list[list[JudgeRequest]]:
     return batches
 
 
-def _fence(text: str) -> str:
-    # A source must not be able to close its own fence and speak as the prompt.
-    return text.replace("<<<", "< < <").replace(">>>", "> > >")
-
-
-def render_batch(batch: Sequence[JudgeRequest], sources: Mapping[str, Source]) -> tuple[str, str]:
-    """The prompt text for one batch and the prompt version."""
-    prompt = load_judge_prompt()
+def render_batch(batch: Sequence[JudgeRequest],
+                 sources: Mapping[str, Source]) -> tuple[list[BaseMessage], str]:
+    """The messages for one batch (each source's windows fenced as data) and the prompt version."""
+    prompt = load_prompt(PROMPT_NAME)
     excerpts: dict[str, dict[int, Window]] = {}
     for request in batch:
         for key, windows in request.windows.items():
@@ -95,19 +94,16 @@ def render_batch(batch: Sequence[JudgeRequest], sources: Mapping[str, Source]) -
                 excerpts.setdefault(key, {})[window.start] = window
     source_blocks = []
     for key, by_start in excerpts.items():
-        source = sources[key]
-        lines = [_fence(by_start[start].text) for start in sorted(by_start)]
-        title = _fence(source.title.replace("\n", " "))
-        source_blocks.append(f"<<<SOURCE id={key} title=\"{title}\">>>\n" + "\n...\n".join(lines)
-                             + "\n<<<END SOURCE>>>")
+        lines = [by_start[start].text for start in sorted(by_start)]
+        source_blocks.append(delimit_source(key, sources[key].title, "\n...\n".join(lines)))
     claim_blocks = []
     for request in batch:
         block = f"[{request.claim_id}] cites {', '.join(request.citations)}: {request.text}"
         if request.hints:
             block += "\n  hints: " + "; ".join(request.hints)
         claim_blocks.append(block)
-    text = prompt.render(sources="\n\n".join(source_blocks), claims="\n".join(claim_blocks))
-    return text, prompt.version
+    messages = prompt.render(sources="\n\n".join(source_blocks), claims="\n".join(claim_blocks))
+    return messages, prompt.version
 
 
 def _usage(raw: Any) -> tuple[int, int]:
@@ -131,7 +127,7 @@ class Judge:
 
     @property
     def version(self) -> str:
-        return load_judge_prompt().version
+        return load_prompt(PROMPT_NAME).version
 
     def _accept(self, result: Any, started: float, version: str, claims: int) -> JudgeReply | None:
         raw, parsed = (result.get("raw"), result.get("parsed")) if isinstance(result, dict) else (None, result)
@@ -145,20 +141,20 @@ class Judge:
         return parsed if isinstance(parsed, JudgeReply) else None
 
     def judge(self, batch: Sequence[JudgeRequest], sources: Mapping[str, Source]) -> dict[str, ClaimJudgement]:
-        text, version = render_batch(batch, sources)
+        messages, version = render_batch(batch, sources)
         for _attempt in range(2):  # one re-ask when the reply does not parse
             started = time.perf_counter()
-            reply = self._accept(self.runnable.invoke(text), started, version, len(batch))
+            reply = self._accept(self.runnable.invoke(messages), started, version, len(batch))
             if reply is not None:
                 return {j.claim_id: j for j in reply.judgements}
         raise JudgeError("the judge model returned no valid structured answer")
 
     async def ajudge(self, batch: Sequence[JudgeRequest],
                      sources: Mapping[str, Source]) -> dict[str, ClaimJudgement]:
-        text, version = render_batch(batch, sources)
+        messages, version = render_batch(batch, sources)
         for _attempt in range(2):
             started = time.perf_counter()
-            reply = self._accept(await self.runnable.ainvoke(text), started, version, len(batch))
+            reply = self._accept(await self.runnable.ainvoke(messages), started, version, len(batch))
             if reply is not None:
                 return {j.claim_id: j for j in reply.judgements}
         raise JudgeError("the judge model returned no valid structured answer")

@@ -61,7 +61,8 @@ _WORD_QUANTITY = re.compile(
     r"(?:[\s-](?P<unit>percent|times|fold))?\b", re.I)
 
 
-_FRACTION = re.compile(r"\b(?:a|one)[\s-](?P<word>half|third|quarter|fifth|tenth)\b", re.I)
+# "a third of Grok" is a fraction; "a third cousin" is an ordinal and not checked.
+_FRACTION = re.compile(r"\b(?:a|one)[\s-](?P<word>half|third|quarter|fifth|tenth)(?=\s+of\b)", re.I)
 FRACTIONS = {"half": 0.5, "third": 1 / 3, "quarter": 0.25, "fifth": 0.2, "tenth": 0.1}
 
 
@@ -134,7 +135,7 @@ def extract_quantities(text: str) -> tuple[Quantity, ...]:
             taken[index] = True
         return True
 
-    for pattern in (_DATE_ISO, _DATE_MDY, _DATE_DMY, _DATE_MD, _DATE_DM, _DATE_M):
+    for pattern in (_DATE_ISO, _DATE_DMY, _DATE_MDY, _DATE_MD, _DATE_DM, _DATE_M):
         for match in pattern.finditer(text):
             groups = match.groupdict()
             month_text = groups["month"]
