@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from agent.store.articles import RevisionRepo, TopicRepo
 from agent.store.db import make_engine, migrate
 from agent.store.errors import ConflictError, NotFound, StoreError, UnknownTopic
+from agent.store.feeds import FeedRepo
+from agent.store.sources import SourceRepo
 
 __all__ = ["Store", "open_store", "ConflictError", "NotFound", "StoreError", "UnknownTopic"]
 
@@ -20,6 +22,8 @@ class Store:
         self.engine = engine
         self.topics = TopicRepo(engine)
         self.revisions = RevisionRepo(engine)
+        self.sources = SourceRepo(engine)
+        self.feeds = FeedRepo(engine)
 
     @property
     def url(self) -> str:

@@ -1,0 +1,231 @@
+"""Sources and their per-topic status (new, proposed, absorbed, irrelevant, duplicate)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from agent.models import Source, SourceStatus, utcnow
+from agent.store.errors import NotFound, StoreError, UnknownTopic
+from agent.store.schema import sources, topic_sources, topics
+
+# SQLite allows 32766 bound parameters; a few hundred per IN keeps every backend happy.
+CHUNK = 500
+_SOURCE_FIELDS = ("id", "url", "title", "kind", "author", "published_at", "text", "content_hash",
+                  "duplicate_of")
+
+
+@dataclass
+class SourceEntry:
+    """One source to store and link to a topic, with what ingest learned about it."""
+
+    source: Source
+    status: str = SourceStatus.new.value
+    reason: str | None = None
+    canonical_url: str | None = None
+    minhash: bytes | None = None
+    origin: str | None = None
+
+
+def _source(row: Any) -> Source:
+    return Source(**{name: getattr(row, name) for name in _SOURCE_FIELDS})
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    batch = list(dict.fromkeys(values))
+    for start in range(0, len(batch), CHUNK):
+        yield batch[start:start + CHUNK]
+
+
+def _check_status(status: str) -> str:
+    try:
+        return SourceStatus(status).value
+    except ValueError:
+        allowed = ", ".join(s.value for s in SourceStatus)
+        raise StoreError(f"unknown source status '{status}' (one of: {allowed})") from None
+
+
+class SourceRepo:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def _insert(self, table: sa.Table) -> Any:
+        """INSERT that skips rows whose key exists: two importers racing both succeed."""
+        if self.engine.dialect.name == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing()
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        raise StoreError(f"unsupported database dialect '{self.engine.dialect.name}'")
+
+    def _require_topic(self, conn: sa.Connection, slug: str) -> None:
+        if conn.execute(sa.select(topics.c.slug).where(topics.c.slug == slug)).first() is None:
+            raise UnknownTopic(slug)
+
+    def get(self, source_id: str) -> Source:
+        found = self.get_many([source_id])
+        if source_id not in found:
+            raise NotFound(f"no source '{source_id}' (see `absorb sources list TOPIC`)")
+        return found[source_id]
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Source]:
+        found: dict[str, Source] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                for row in conn.execute(sa.select(sources).where(sources.c.id.in_(chunk))):
+                    found[row.id] = _source(row)
+        return found
+
+    def for_topic(self, slug: str, status: str | list[str] | None = None) -> list[tuple[Source, str]]:
+        """A topic's sources with their status, oldest first."""
+        query = (sa.select(sources, topic_sources.c.status.label("topic_status"))
+                 .join(topic_sources, topic_sources.c.source_id == sources.c.id)
+                 .where(topic_sources.c.topic == slug)
+                 .order_by(topic_sources.c.added_at, sources.c.id))
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            query = query.where(topic_sources.c.status.in_([_check_status(s) for s in wanted]))
+        with self.engine.connect() as conn:
+            self._require_topic(conn, slug)
+            return [(_source(row), row.topic_status) for row in conn.execute(query)]
+
+    def set_status(self, slug: str, ids: list[str], status: str, reason: str | None = None) -> int:
+        """Move sources of a topic to a status; returns how many links changed."""
+        status = _check_status(status)
+        changed = 0
+        with self.engine.begin() as conn:
+            self._require_topic(conn, slug)
+            for chunk in _chunks(ids):
+                done = conn.execute(sa.update(topic_sources).where(
+                    topic_sources.c.topic == slug, topic_sources.c.source_id.in_(chunk),
+                ).values(status=status, reason=reason, updated_at=utcnow()))
+                changed += done.rowcount
+        return changed
+
+    def add_to_topic(self, slug: str, items: list[Source], *, status: str = SourceStatus.new.value,
+                     reason: str | None = None, origin: str | None = None,
+                     replace_status: bool = False) -> int:
+        """Store sources as given (ids kept) and link them; returns how many links are new."""
+        from agent.sources.normalize import canonical_url
+
+        entries = [SourceEntry(source=s, status=_check_status(status), reason=reason,
+                               canonical_url=canonical_url(s.url), origin=origin) for s in items]
+        return self.save(slug, entries, replace_status=replace_status)
+
+    def save(self, slug: str, entries: list[SourceEntry], *, replace_status: bool = False) -> int:
+        """Write a batch in one transaction: new rows inserted, rows without text filled in,
+        links created (existing links keep their status unless replace_status)."""
+        if not entries:
+            return 0
+        now = utcnow()
+        with self.engine.begin() as conn:
+            self._require_topic(conn, slug)
+            ids = [e.source.id for e in entries]
+            empty = self._ids_without_text(conn, ids)
+            linked = self.linked(slug, ids, conn=conn)
+            rows = [{**entry.source.model_dump(include=set(_SOURCE_FIELDS)),
+                     "canonical_url": entry.canonical_url, "minhash": entry.minhash,
+                     "origin": entry.origin, "created_at": now} for entry in entries]
+            conn.execute(self._insert(sources), rows)
+            for entry in entries:
+                if entry.source.id in empty and entry.source.text:
+                    conn.execute(sa.update(sources).where(sources.c.id == entry.source.id).values(
+                        text=entry.source.text, content_hash=entry.source.content_hash,
+                        minhash=entry.minhash, title=entry.source.title or sources.c.title))
+            links = [{"topic": slug, "source_id": e.source.id, "status": e.status,
+                      "reason": e.reason, "added_at": now, "updated_at": now} for e in entries]
+            conn.execute(self._insert(topic_sources), links)
+            if replace_status:
+                for entry in entries:
+                    if entry.source.id in linked:
+                        conn.execute(sa.update(topic_sources).where(
+                            topic_sources.c.topic == slug,
+                            topic_sources.c.source_id == entry.source.id,
+                        ).values(status=entry.status, reason=entry.reason, updated_at=now))
+        return len(set(ids) - set(linked))
+
+    def _ids_without_text(self, conn: sa.Connection, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(ids):
+            found.update(conn.execute(sa.select(sources.c.id).where(
+                sources.c.id.in_(chunk), sources.c.text == "")).scalars())
+        return found
+
+    def linked(self, slug: str, ids: list[str], *, conn: sa.Connection | None = None) -> dict[str, str]:
+        """Status of each of these ids that is already linked to the topic."""
+        def run(c: sa.Connection) -> dict[str, str]:
+            found: dict[str, str] = {}
+            for chunk in _chunks(ids):
+                found.update({r.source_id: r.status for r in c.execute(
+                    sa.select(topic_sources.c.source_id, topic_sources.c.status).where(
+                        topic_sources.c.topic == slug, topic_sources.c.source_id.in_(chunk)))})
+            return found
+
+        if conn is not None:
+            return run(conn)
+        with self.engine.connect() as own:
+            return run(own)
+
+    def stored(self, ids: list[str]) -> dict[str, bytes | None]:
+        """Ids already in the store (any topic), with their MinHash signature."""
+        found: dict[str, bytes | None] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                found.update({r.id: r.minhash for r in conn.execute(
+                    sa.select(sources.c.id, sources.c.minhash).where(sources.c.id.in_(chunk)))})
+        return found
+
+    def ids_by_canonical_url(self, urls: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(urls):
+                for row in conn.execute(sa.select(sources.c.canonical_url, sources.c.id)
+                                        .where(sources.c.canonical_url.in_(chunk))
+                                        .order_by(sources.c.created_at.desc())):
+                    found[row.canonical_url] = row.id  # the oldest row wins
+        return found
+
+    def ids_by_content_hash(self, slug: str, hashes: list[str]) -> dict[str, str]:
+        """Content hashes already present among a topic's sources, with the first holder."""
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(h for h in hashes if h):
+                for row in conn.execute(
+                    sa.select(sources.c.content_hash, sources.c.id)
+                    .join(topic_sources, topic_sources.c.source_id == sources.c.id)
+                    .where(topic_sources.c.topic == slug, sources.c.content_hash.in_(chunk))
+                    .order_by(topic_sources.c.added_at.desc(), sources.c.id.desc())):
+                    found[row.content_hash] = row.id
+        return found
+
+    def signatures(self, slug: str) -> tuple[list[str], list[bytes]]:
+        """MinHash signatures of a topic's canonical sources (duplicates are never targets)."""
+        query = (sa.select(sources.c.id, sources.c.minhash)
+                 .join(topic_sources, topic_sources.c.source_id == sources.c.id)
+                 .where(topic_sources.c.topic == slug,
+                        topic_sources.c.status != SourceStatus.duplicate.value,
+                        sources.c.minhash.is_not(None))
+                 .order_by(topic_sources.c.added_at, sources.c.id))
+        ids: list[str] = []
+        blobs: list[bytes] = []
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                ids.append(row.id)
+                blobs.append(row.minhash)
+        return ids, blobs
+
+    def details(self, source_id: str) -> dict[str, Any]:
+        """Everything `sources show` prints: the source, where it came from, its topics."""
+        source = self.get(source_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sources.c.canonical_url, sources.c.origin,
+                                         sources.c.created_at).where(sources.c.id == source_id)).one()
+            links = conn.execute(sa.select(topic_sources).where(
+                topic_sources.c.source_id == source_id).order_by(topic_sources.c.topic)).all()
+        return {**source.model_dump(mode="json"), "canonical_url": row.canonical_url,
+                "origin": row.origin, "created_at": row.created_at, "chars": len(source.text),
+                "topics": [{"topic": l.topic, "status": l.status, "reason": l.reason,
+                            "added_at": l.added_at, "updated_at": l.updated_at} for l in links]}
