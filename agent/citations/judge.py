@@ -29,9 +29,9 @@ class ClaimJudgement(BaseModel):
     claim_id: str = Field(description="The id of the claim, e.g. 'c1'.")
     label: Literal["supported", "partially", "unsupported", "contradicted"] = Field(
         description="How far the cited sources support the claim.")
-    quotes: list[JudgedQuote] = Field(
-        default_factory=list, description="Verbatim supporting quotes; empty if none.")
-    reason: str = Field("", description="One sentence: why this label.")
+    # No defaults: strict structured-output servers require every field to be required.
+    quotes: list[JudgedQuote] = Field(description="Verbatim supporting quotes; empty if none.")
+    reason: str = Field(description="One sentence: why this label.")
 
 
 class JudgeReply(BaseModel):
