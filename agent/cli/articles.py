@@ -48,6 +48,10 @@ def import_page(
         base = store.topics.get(topic).current_revision_id
         revision = store.revisions.commit(topic, page.article, base_revision_id=base,
                                           actor="import", comment=f"{comment}: {file.name}")
+        # The page's references are what the article already absorbed: triage must not
+        # offer them again as news.
+        store.sources.add_to_topic(topic, list(page.article.sources.values()), status="absorbed",
+                                   origin=str(file), replace_status=True)
     article = revision.article
     err.print(f"imported '{article.title}' into {topic} as revision {revision.number}: "
               f"{len(article.sections)} sections, "

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from agent.cli import articles, audit, demo
+from agent.cli import sources_cmd
 from agent.cli.common import UserError, err
 from rich.text import Text
 
@@ -22,6 +23,8 @@ app.command("init")(articles.init)
 app.command("path")(articles.path)
 app.command("import")(articles.import_page)
 app.add_typer(articles.topics_app, name="topics")
+app.add_typer(sources_cmd.sources_app, name="sources")
+app.add_typer(sources_cmd.feeds_app, name="feeds")
 app.command("show")(articles.show)
 app.command("history")(articles.history)
 app.command("audit")(audit.audit)

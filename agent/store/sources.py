@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -135,8 +136,10 @@ class SourceRepo:
                     conn.execute(sa.update(sources).where(sources.c.id == entry.source.id).values(
                         text=entry.source.text, content_hash=entry.source.content_hash,
                         minhash=entry.minhash, title=entry.source.title or sources.c.title))
+            # One microsecond apart: listing by added_at keeps the order of the input.
             links = [{"topic": slug, "source_id": e.source.id, "status": e.status,
-                      "reason": e.reason, "added_at": now, "updated_at": now} for e in entries]
+                      "reason": e.reason, "added_at": now + timedelta(microseconds=i),
+                      "updated_at": now} for i, e in enumerate(entries)]
             conn.execute(self._insert(topic_sources), links)
             if replace_status:
                 for entry in entries:
