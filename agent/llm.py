@@ -131,10 +131,12 @@ class _StructuredCall:
         self.model_name = str(getattr(model, "model_name", None) or getattr(model, "model", None)
                               or type(model).__name__)
         self.attempts = 0
+        self.method = settings.structured_method
 
     def runnable(self, method: str | None) -> Runnable:
-        return self.model.with_structured_output(
-            self.schema, method=method or self.settings.structured_method, include_raw=True)
+        self.method = method or self.settings.structured_method
+        return self.model.with_structured_output(self.schema, method=self.method,
+                                                 include_raw=True)
 
     def retry_policy(self) -> dict[str, Any]:
         settings = self.settings
@@ -195,8 +197,14 @@ class _StructuredCall:
     def _failed(self, exc: Exception, started: float) -> LLMError | None:
         self._account(usage_from_exception(exc), started)
         error = classify(exc, node=self.node, model=self.model_name)
-        if error is not None:
-            error.attempts = self.attempts
+        if error is None:
+            return None
+        error.attempts = self.attempts
+        if (error.category in ("server", "bad_request") and self.method == "json_schema"
+                and self.settings.openai_base_url):
+            # llama.cpp answers response_format json_schema with a 500, others with a 400.
+            error.hint = ("if this server does not support json_schema response formats, "
+                          "set ABSORB_STRUCTURED_METHOD=function_calling")
         return error
 
     def _answered(self, output: dict, started: float) -> BaseModel:
@@ -205,21 +213,23 @@ class _StructuredCall:
         parsed, parsing_error = output.get("parsed"), output.get("parsing_error")
         finish_reason = (getattr(raw, "response_metadata", None) or {}).get("finish_reason")
         answer = _answer_text(raw)
-        if finish_reason == "length":
-            error = LLMError("truncated", "the answer was cut off at the output token limit "
-                             f"({self.settings.max_output_tokens} tokens)", answer_text=answer)
+        if parsing_error is None and parsed is not None:
+            try:
+                if isinstance(parsed, self.schema):
+                    return parsed
+                return self.schema.model_validate(parsed)
+            except ValidationError as exc:
+                error = classify(exc) or LLMError("invalid_output", str(exc))
+        elif finish_reason == "length":
+            error = LLMError("truncated", "the answer was cut off at the output token limit",
+                             answer_text=answer)
         elif parsing_error is not None:
             error = classify(parsing_error) or LLMError("invalid_output", str(parsing_error))
             error.answer_text = error.answer_text or answer
-        elif parsed is None:
+        else:
             # function_calling with no (or an unparseable) tool call gives None, not an error.
             error = LLMError("invalid_output", f"the answer held no valid {self.schema.__name__}",
                              answer_text=answer)
-        else:
-            try:
-                return parsed if isinstance(parsed, self.schema) else self.schema.model_validate(parsed)
-            except ValidationError as exc:
-                error = classify(exc) or LLMError("invalid_output", str(exc))
         error.node, error.model, error.attempts = self.node, self.model_name, self.attempts
         raise error
 

@@ -46,6 +46,7 @@ _HINTS = {
     "quota": "the account has no quota left; retrying will not help",
     "not_found": "check ABSORB_MODEL and OPENAI_BASE_URL",
     "context_length": "the prompt is longer than the model's context window",
+    "truncated": "raise ABSORB_MAX_OUTPUT_TOKENS or ask for less",
     "budget": "raise ABSORB_TOKEN_BUDGET to allow more",
 }
 
@@ -67,6 +68,12 @@ class LLMError(Exception):
         self.retry_after = retry_after
         self.answer_text = answer_text
         self.attempts = 1
+        self.hint: str | None = _HINTS.get(category)
+
+    def __reduce__(self) -> tuple:
+        # Exceptions pickle as cls(*args); ours need their category back, for checkpoints
+        # and worker processes that ship errors across a process boundary.
+        return (_restore, (type(self), self.args), self.__dict__)
 
     @property
     def transient(self) -> bool:
@@ -75,7 +82,7 @@ class LLMError(Exception):
     def __str__(self) -> str:
         where = f"{self.node}: " if self.node else ""
         detail = self.detail if len(self.detail) <= 240 else self.detail[:237] + "..."
-        hint = f" ({_HINTS[self.category]})" if self.category in _HINTS else ""
+        hint = f" ({self.hint})" if self.hint else ""
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         return f"{where}model call failed [{self.category}]{tries}: {detail}{hint}"
 
@@ -88,6 +95,12 @@ class LLMNotConfigured(LLMError):
 
     def __str__(self) -> str:
         return self.detail
+
+
+def _restore(cls: type[LLMError], args: tuple) -> LLMError:
+    error = Exception.__new__(cls)
+    error.args = args
+    return error
 
 
 def classify(exc: BaseException, *, node: str | None = None,

@@ -10,7 +10,7 @@ from langchain_core.messages import BaseMessage
 
 from agent.llm_errors import LLMError, response_json
 from agent.models import LLMCall
-from agent.settings import ModelPrice
+from agent.settings import ModelPrice, Settings
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,11 @@ class TokenBudget:
         self.limit = limit or None
         self.used = 0
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenBudget:
+        """A fresh budget of ABSORB_TOKEN_BUDGET tokens, one per run."""
+        return cls(settings.token_budget)
 
     @property
     def remaining(self) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 import time
 from collections.abc import Iterator
 
@@ -246,3 +247,18 @@ def test_classification_of_transport_errors_and_programming_errors():
     assert error.transient and str(error) == "triage: model call failed [rate_limit]: slow down please"
     with pytest.raises(ValueError):
         LLMError("mystery", "no such category")
+
+
+def test_errors_survive_pickling():
+    error = LLMError("quota", "no credit", node="judge", status_code=429)
+    error.attempts = 2
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.category, copy.node, copy.status_code, str(copy)) == (
+        "quota", "judge", 429, str(error))
+    assert str(pickle.loads(pickle.dumps(LLMNotConfigured()))) == str(LLMNotConfigured())
+
+
+async def test_a_server_refusing_json_schema_suggests_function_calling(server):
+    server.default = Fault.server_error()
+    with pytest.raises(LLMError, match="ABSORB_STRUCTURED_METHOD=function_calling"):
+        await ask("json_schema")
