@@ -63,7 +63,7 @@ class Settings(BaseSettings):
                                   "seconds since the first attempt of a call.")
     concurrency: int = Field(4, ge=1, description="Model calls in flight per event loop.")
     requests_per_second: float = Field(5.0, ge=0, description="0 disables the rate limiter.")
-    token_budget: int = Field(200_000, ge=0, description="Input+output tokens per run.")
+    token_budget: int = Field(200_000, ge=0, description="Input+output tokens per run; 0 = no limit.")
     max_output_tokens: int = Field(2000, ge=1)
     prices: dict[str, ModelPrice] = Field(default_factory=dict,
                                           description="Merged over DEFAULT_PRICES.")
