@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from agent.cli import articles, audit, demo
+from agent.cli import articles, audit, demo, eval_cmd, refresh_cmd
 from agent.cli import sources_cmd
 from agent.cli.common import UserError, err
 from rich.text import Text
@@ -29,6 +29,10 @@ app.command("show")(articles.show)
 app.command("history")(articles.history)
 app.command("audit")(audit.audit)
 app.command("demo")(demo.demo)
+app.command("refresh")(refresh_cmd.refresh)
+app.command("runs")(refresh_cmd.runs)
+app.command("usage")(refresh_cmd.usage)
+app.add_typer(eval_cmd.app, name="eval", help="Measure absorb on evaluation sets.")
 
 
 def run(args: list[str]) -> int:

@@ -13,6 +13,8 @@ from agent.store.db import make_engine, migrate
 from agent.store.errors import ConflictError, NotFound, StoreError, UnknownTopic
 from agent.store.feeds import FeedRepo
 from agent.store.sources import SourceRepo
+from agent.store.proposals import ProposalRepo
+from agent.store.runs import RunRepo
 
 __all__ = ["Store", "open_store", "ConflictError", "NotFound", "StoreError", "UnknownTopic"]
 
@@ -24,6 +26,8 @@ class Store:
         self.revisions = RevisionRepo(engine)
         self.sources = SourceRepo(engine)
         self.feeds = FeedRepo(engine)
+        self.proposals = ProposalRepo(engine)
+        self.runs = RunRepo(engine)
 
     @property
     def url(self) -> str:

@@ -1,0 +1,107 @@
+"""`absorb refresh`, `absorb runs`, `absorb usage`: run the workflow and see what it cost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import typer
+from rich.text import Text
+
+from agent.cli.common import echo, emit_json, err, fail, store_session
+
+
+def refresh(
+    topic: str = typer.Argument(..., help="Topic slug to refresh."),
+    review: str = typer.Option("manual", help="manual: park the proposal for an editor; "
+                               "auto: merge edits whose every sentence passed the gate."),
+    resume: bool = typer.Option(True, "--resume/--new", help="Continue the topic's unfinished "
+                                "run if there is one (default), or start a new run."),
+    judge: str = typer.Option("llm", help="Citation gate judge: llm, or none (deterministic checks only)."),
+    gather: bool = typer.Option(True, "--gather/--no-gather", help="Pull the topic's feeds first."),
+    as_json: bool = typer.Option(False, "--json", help="The run's result as JSON on stdout."),
+) -> None:
+    """Turn a topic's new sources into a proposal of cited section edits."""
+    from agent.runner import refresh_topic
+
+    if review not in ("manual", "auto"):
+        fail("--review must be manual or auto")
+    if judge not in ("llm", "none"):
+        fail("--judge must be llm or none")
+    with store_session() as store:
+        store.topics.get(topic)
+        with err.status(f"refreshing {topic}") as status:
+            def progress(step: str) -> None:
+                status.update(f"refreshing {topic}: {step}")
+                err.print(Text.assemble(("  ✓ ", "green"), step))
+
+            result = asyncio.run(refresh_topic(
+                store, topic, review=review, resume=resume, judge=judge == "llm", gather=gather,
+                progress=progress, on_run=lambda run: err.print(f"run {run.id} ({run.thread_id})")))
+        run = result.run
+        proposal = store.proposals.get(result.proposal_id) if result.proposal_id else None
+    data = {"run_id": run.id, "topic": topic, "status": run.status.value,
+            "proposal_id": result.proposal_id, "merged_revision_id": result.merged_revision_id,
+            "outcome": result.outcome, "error_category": run.error_category, "error": run.error,
+            "input_tokens": run.input_tokens, "output_tokens": run.output_tokens, "cost": run.cost,
+            "edits": [{"id": e.id, "section": e.heading, "sentences": len(e.new_sentences()),
+                       "held_back": len(e.dropped)} for e in proposal.edits] if proposal else [],
+            "gather": result.gather}
+    if as_json:
+        emit_json(data)
+    else:
+        for edit in data["edits"]:
+            echo(f"{edit['id']}\t{edit['section']}\t{edit['sentences']} sentences\t"
+                 f"{edit['held_back']} held back")
+    if run.status.value == "failed":
+        err.print(Text.assemble((f"run {run.id} failed ({run.error_category}): ", "red"), run.error or ""))
+        raise typer.Exit(3)
+    summary = f"run {run.id}: {result.outcome}; {run.input_tokens}+{run.output_tokens} tokens"
+    if result.proposal_id and run.status.value == "waiting_review":
+        summary += f"; proposal {result.proposal_id} waiting: `absorb review show {result.proposal_id}`"
+    err.print(summary)
+
+
+def runs(
+    topic: str | None = typer.Option(None, help="Only this topic's runs."),
+    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
+) -> None:
+    """List runs, newest first: topic, kind, status, tokens, start and end."""
+    with store_session() as store:
+        rows = store.runs.list(topic=topic)
+    if as_json:
+        emit_json([r.model_dump(mode="json") for r in rows])
+        return
+    for r in rows:
+        finished = f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-"
+        echo(f"{r.id}\t{r.topic}\t{r.kind}\t{r.status.value}\t{r.input_tokens}+{r.output_tokens} "
+             f"tokens\t${r.cost:.4f}\t{r.started_at:%Y-%m-%d %H:%M:%S}\t{finished}"
+             + (f"\t{r.error_category}" if r.error_category else ""))
+
+
+def usage(
+    run: int | None = typer.Option(None, "--run", help="One run (default: every run)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
+) -> None:
+    """Tokens and cost per node and section."""
+    with store_session() as store:
+        if run is not None:
+            store.runs.get(run)
+        calls = store.runs.calls(run)
+    groups: dict[tuple, dict] = defaultdict(lambda: {"calls": 0, "input_tokens": 0, "output_tokens": 0,
+                                                     "cached_tokens": 0, "cost": 0.0, "latency_ms": 0.0})
+    for call in calls:
+        group = groups[(call.node, call.section or "", call.model)]
+        group["calls"] += 1
+        for key in ("input_tokens", "output_tokens", "cached_tokens", "cost", "latency_ms"):
+            group[key] += getattr(call, key)
+    rows = [{"node": n, "section": s or None, "model": m, **v} for (n, s, m), v in sorted(groups.items())]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        echo(f"{r['node']}\t{r['section'] or '-'}\t{r['model']}\t{r['calls']} calls\t"
+             f"{r['input_tokens']}+{r['output_tokens']} tokens ({r['cached_tokens']} cached)\t${r['cost']:.4f}")
+    err.print(f"{sum(r['calls'] for r in rows)} calls, "
+              f"{sum(r['input_tokens'] + r['output_tokens'] for r in rows)} tokens, "
+              f"${sum(r['cost'] for r in rows):.4f}")

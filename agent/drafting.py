@@ -1,0 +1,166 @@
+"""Drafting a section: the structured answer the model gives, and turning it into an Edit.
+
+The model returns the whole section. Code decides what is new (anything not already in the
+section word for word), which old sentence a new one replaces (fuzzy match), and, after the
+citation gate, keeps the old text wherever a replacement failed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel, Field
+from rapidfuzz import fuzz
+
+from agent.models import Article, DroppedSentence, Edit, Section, Sentence, Source, Verdict
+from agent.prompting import load_prompt
+from agent.triage import section_outline, source_block
+
+DRAFT_SOURCE_CHARS = 4000
+REPLACEMENT_SIMILARITY = 70
+_INLINE_CITATION = re.compile(r"\s*\[(src_[0-9a-f]{16}|[a-z]+:\d+)\]")
+
+
+class DraftSentence(BaseModel):
+    text: str = Field(description="One sentence of the section, without citation markers.")
+    citations: list[str] = Field(description="Ids of the sources that state this sentence.")
+
+
+class DraftParagraph(BaseModel):
+    sentences: list[DraftSentence]
+
+
+class SectionDraft(BaseModel):
+    paragraphs: list[DraftParagraph] = Field(description="The whole section after the update.")
+    rationale: str = Field("", description="What changed and why, in one or two sentences.")
+
+
+def render_section(paragraphs: list[list[Sentence]]) -> str:
+    lines = []
+    for paragraph in paragraphs:
+        lines.append(" ".join(s.text + "".join(f" [{c}]" for c in s.citations) for s in paragraph))
+    return "\n\n".join(lines) if lines else "(empty: this is a new section)"
+
+
+def draft_messages(article: Article, heading: str, section: Section | None,
+                   sources: list[Source]) -> list[BaseMessage]:
+    return load_prompt("draft_section").render(
+        topic_title=article.title, section_outline=section_outline(article),
+        section_heading=heading, section_text=render_section(section.paragraphs if section else []),
+        sources=source_block(sources, DRAFT_SOURCE_CHARS))
+
+
+def revise_messages(article: Article, heading: str, draft: list[list[Sentence]],
+                    failures: list[tuple[Sentence, Verdict]], sources: list[Source]) -> list[BaseMessage]:
+    listed = "\n".join(f"- {s.text} {''.join(f'[{c}]' for c in s.citations)} -> {v.label.value}: "
+                       f"{v.reason}" for s, v in failures)
+    return load_prompt("revise_section").render(
+        topic_title=article.title, section_outline=section_outline(article), section_heading=heading,
+        draft=render_section(draft), failures=listed, sources=source_block(sources, DRAFT_SOURCE_CHARS))
+
+
+def to_paragraphs(draft: SectionDraft) -> list[list[Sentence]]:
+    """Clean the model's sentences: markers written inline become citations, blanks go."""
+    paragraphs = []
+    for paragraph in draft.paragraphs:
+        sentences = []
+        for drafted in paragraph.sentences:
+            inline = _INLINE_CITATION.findall(drafted.text)
+            text = " ".join(_INLINE_CITATION.sub("", drafted.text).split())
+            text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+            citations = list(dict.fromkeys([c.strip().strip("[]") for c in drafted.citations] + inline))
+            if text:
+                sentences.append(Sentence(text=text, citations=[c for c in citations if c]))
+        if sentences:
+            paragraphs.append(sentences)
+    return paragraphs
+
+
+def _key(sentence: Sentence) -> tuple[str, tuple[str, ...]]:
+    return sentence.text, tuple(sentence.citations)
+
+
+def _replaced_old(sentence: Sentence, old: list[Sentence]) -> Sentence | None:
+    best, best_score = None, 0.0
+    for candidate in old:
+        score = fuzz.ratio(sentence.text, candidate.text)
+        if score > best_score:
+            best, best_score = candidate, score
+    return best if best_score >= REPLACEMENT_SIMILARITY else None
+
+
+def merge_with_old(old: list[list[Sentence]], drafted: list[list[Sentence]],
+                   *, rewrite: bool = False) -> list[list[Sentence]]:
+    """The section to check. In update mode an old sentence disappears only when a drafted
+    sentence replaces it, so a model that answers with just the new sentences loses nothing."""
+    if rewrite or not old:
+        return drafted
+    old_flat = [s for p in old for s in p]
+    old_keys = {_key(s) for s in old_flat}
+    drafted_flat = [s for p in drafted for s in p]
+    replacements: dict[tuple, Sentence] = {}
+    additions: list[Sentence] = []
+    for sentence in drafted_flat:
+        if _key(sentence) in old_keys:
+            continue
+        replaced = _replaced_old(sentence, old_flat)
+        if replaced is not None and _key(replaced) not in replacements:
+            replacements[_key(replaced)] = sentence
+        else:
+            additions.append(sentence)
+    kept = {_key(s) for s in drafted_flat} | set(replacements)
+    if all(_key(s) in kept for s in old_flat):
+        return drafted
+    merged = [[replacements.get(_key(s), s) for s in p] for p in old]
+    if additions:
+        merged[-1] = merged[-1] + additions
+    return merged
+
+
+def new_sentences(old: list[list[Sentence]], paragraphs: list[list[Sentence]]) -> list[Sentence]:
+    old_keys = {_key(s) for p in old for s in p}
+    return [s for p in paragraphs for s in p if _key(s) not in old_keys]
+
+
+def finalize(old: list[list[Sentence]], paragraphs: list[list[Sentence]],
+             verdicts: dict[tuple, Verdict]) -> tuple[list[list[Sentence]], list[Verdict], list[DroppedSentence]]:
+    """Keep what passed; a failed replacement falls back to the old sentence, a failed
+    addition is dropped. Returns paragraphs, the verdicts of the kept new sentences, drops."""
+    old_flat = [s for p in old for s in p]
+    old_keys = {_key(s) for s in old_flat}
+    present = {_key(s) for p in paragraphs for s in p}
+    final: list[list[Sentence]] = []
+    kept_verdicts: list[Verdict] = []
+    dropped: list[DroppedSentence] = []
+    for paragraph in paragraphs:
+        out = []
+        for sentence in paragraph:
+            key = _key(sentence)
+            verdict = verdicts.get(key)
+            if key in old_keys or verdict is None:
+                out.append(sentence)
+            elif verdict.passed:
+                out.append(sentence)
+                kept_verdicts.append(verdict)
+            else:
+                dropped.append(DroppedSentence(sentence=sentence, verdict=verdict))
+                previous = _replaced_old(sentence, old_flat)
+                if previous is not None and _key(previous) not in present:
+                    out.append(previous)
+                    present.add(_key(previous))
+        if out:
+            final.append(out)
+    return final, kept_verdicts, dropped
+
+
+def build_edit(edit_id: str, section_id: str, heading: str, old_section: Section | None,
+               final: list[list[Sentence]], verdicts: list[Verdict], dropped: list[DroppedSentence],
+               rationale: str, source_ids: list[str]) -> Edit | None:
+    """None when the section would not change: untouched sections cost the editor nothing."""
+    old = old_section.paragraphs if old_section else []
+    if final == old or not final:
+        return None
+    return Edit(id=edit_id, section_id=section_id, heading=heading, new_section=old_section is None,
+                old_sentences=[s for p in old for s in p], new_paragraphs=final, verdicts=verdicts,
+                dropped=dropped, rationale=rationale, source_ids=source_ids)

@@ -1,0 +1,50 @@
+"""Rewriting one section on an editor's request: the prompt and what the rewrite may lose.
+
+The rewrite sees the section's own sources, the editor's instructions and the headings and
+lead sentences of the neighbouring sections, so it does not repeat them.
+"""
+
+from __future__ import annotations
+
+from langchain_core.messages import BaseMessage
+from rapidfuzz import fuzz
+
+from agent.drafting import DRAFT_SOURCE_CHARS, render_section
+from agent.models import Article, Section, Sentence, Source
+from agent.prompting import load_prompt
+from agent.triage import section_outline, source_block
+
+KEPT_FACT_SIMILARITY = 60
+
+
+def neighbours(article: Article, section: Section) -> str:
+    index = next(i for i, s in enumerate(article.sections) if s.id == section.id)
+    lines = []
+    for other in article.sections[max(0, index - 1): index] + article.sections[index + 1: index + 2]:
+        lead = other.sentences()[0].text if other.sentences() else ""
+        lines.append(f"{other.heading}: {lead}")
+    return "\n".join(lines) or "(none)"
+
+
+def rewrite_messages(article: Article, section: Section | None, sources: list[Source],
+                     instructions: str) -> tuple[list[BaseMessage], str]:
+    if section is None:
+        raise ValueError("a rewrite needs an existing section")
+    prompt = load_prompt("rewrite_section")
+    messages = prompt.render(
+        topic_title=article.title, section_outline=section_outline(article),
+        section_heading=section.heading, section_text=render_section(section.paragraphs),
+        neighbour_sections=neighbours(article, section),
+        editor_instructions=instructions.strip() or "(none: improve clarity and organisation)",
+        sources=source_block(sources, DRAFT_SOURCE_CHARS))
+    return messages, "rewrite_section"
+
+
+def dropped_facts(old: list[Sentence], new: list[Sentence]) -> list[Sentence]:
+    """Old sentences no new sentence still carries (by fuzzy overlap): shown to the editor."""
+    lost = []
+    for sentence in old:
+        best = max((fuzz.token_set_ratio(sentence.text, n.text) for n in new), default=0)
+        if best < KEPT_FACT_SIMILARITY:
+            lost.append(sentence)
+    return lost

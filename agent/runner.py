@@ -1,0 +1,190 @@
+"""Running the refresh and rewrite graphs durably: run records, checkpoints, resume, errors.
+
+The run row is written before the graph starts, so a crash before the first checkpoint
+still leaves a trace. Checkpoints live in the store's database (SQLite file or PostgreSQL);
+durability is "sync", so a finished node never runs again after a crash, and merging is
+idempotent by edit id, so the node that was running when the process died may safely
+repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.types import Command
+
+from agent.citations import CitationGate
+from agent.llm import build_chat_model
+from agent.llm_errors import LLMError
+from agent.llm_usage import TokenBudget
+from agent.models import Run, RunStatus
+from agent.settings import Settings, get_settings
+from agent.store import Store
+from agent.store.verdicts import StoreVerdictCache
+
+
+@dataclass
+class RunResult:
+    run: Run
+    proposal_id: int | None = None
+    merged_revision_id: int | None = None
+    outcome: str = ""
+    gather: dict = field(default_factory=dict)
+
+
+@asynccontextmanager
+async def checkpointer(store: Store) -> AsyncIterator[Any]:
+    """LangGraph's saver on the store's own database."""
+    url = store.engine.url
+    if url.get_backend_name() == "postgresql":
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg import AsyncConnection
+        from psycopg.rows import dict_row
+
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        async with await AsyncConnection.connect(conninfo, autocommit=True, prepare_threshold=None,
+                                                 row_factory=dict_row) as conn:
+            saver = AsyncPostgresSaver(conn)
+            await saver.setup()
+            yield saver
+        return
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async with aiosqlite.connect(url.database) as conn:
+        await conn.execute("PRAGMA busy_timeout=30000")
+        await conn.execute("PRAGMA journal_mode=WAL")
+        saver = AsyncSqliteSaver(conn)
+        await saver.setup()
+        yield saver
+
+
+@dataclass
+class Models:
+    """The chat models of a run; tests pass fakes, the product builds ChatOpenAI."""
+
+    triage: BaseChatModel | None
+    draft: BaseChatModel | None
+    judge: BaseChatModel | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, judge: bool = True, triage: bool = True) -> Models:
+        return cls(triage=build_chat_model("triage", settings) if triage else None,
+                   draft=build_chat_model("draft", settings),
+                   judge=build_chat_model("judge", settings) if judge else None)
+
+
+def make_context(store: Store, run: Run, models: Models, settings: Settings, *, review: str,
+                 gather: bool = True, budget: TokenBudget | None = None,
+                 extra: dict | None = None):
+    from graphs.state import RunContext
+
+    def record_judge(**call: Any) -> None:
+        from agent.models import LLMCall
+
+        store.runs.record(LLMCall(run_id=run.id, **call))
+
+    gate = CitationGate(models.judge, method=settings.structured_method,
+                        cache=StoreVerdictCache(store.engine), on_llm_call=record_judge)
+    return RunContext(store=store, run_id=run.id, triage_model=models.triage, draft_model=models.draft,
+                      gate=gate, recorder=store.runs, budget=budget or TokenBudget(settings.token_budget),
+                      settings=settings, review=review, gather=gather, extra=extra or {})
+
+
+def _graph(kind: str):
+    if kind == "rewrite":
+        from graphs.rewrite import build_rewrite_graph
+
+        return build_rewrite_graph()
+    from graphs.refresh import build_refresh_graph
+
+    return build_refresh_graph()
+
+
+def _report_progress(progress: Callable[[str], None], namespace: tuple, update: dict) -> None:
+    section = next((part.split(":", 1)[0] for part in namespace if part), None)
+    for node in update:
+        if node.startswith("__"):
+            continue
+        progress(f"{node}" + (f" ({section})" if section and node != "section" else ""))
+
+
+async def execute(store: Store, run: Run, models: Models, *, graph_input: dict | Command | None,
+                  review: str, settings: Settings | None = None, gather: bool = True,
+                  budget: TokenBudget | None = None, extra: dict | None = None,
+                  progress: Callable[[str], None] | None = None) -> RunResult:
+    """Invoke (or resume) the run's graph on its thread; the run row tells how it ended."""
+    settings = settings or get_settings()
+    context = make_context(store, run, models, settings, review=review, gather=gather,
+                           budget=budget, extra=extra)
+    config = {"configurable": {"thread_id": run.thread_id}, "max_concurrency": settings.concurrency,
+              "recursion_limit": 100}
+    store.runs.update(run.id, status=RunStatus.running)
+    try:
+        async with checkpointer(store) as saver:
+            compiled = _graph(run.kind).compile(checkpointer=saver)
+            if graph_input is None:
+                snapshot = await compiled.aget_state(config)
+                if not snapshot.values:  # crashed before the first checkpoint: start over
+                    graph_input = {"topic": run.topic}
+            async for namespace, update in compiled.astream(
+                    graph_input, config, context=context, durability="sync",
+                    stream_mode="updates", subgraphs=True):
+                if progress is not None:
+                    _report_progress(progress, namespace, update)
+            snapshot = await compiled.aget_state(config)
+            state, waiting = snapshot.values, bool(snapshot.interrupts)
+    except LLMError as exc:
+        store.runs.update(run.id, status=RunStatus.failed, finished=True,
+                          error_category=exc.category, error=str(exc))
+        return RunResult(run=store.runs.get(run.id), outcome=f"failed: {exc}")
+    except Exception as exc:
+        store.runs.update(run.id, status=RunStatus.failed, finished=True,
+                          error_category=getattr(exc, "category", "internal"),
+                          error=f"{type(exc).__name__}: {exc}")
+        raise
+    proposal_id = state.get("proposal_id")
+    status = RunStatus.waiting_review if waiting else RunStatus.done
+    store.runs.update(run.id, status=status, finished=not waiting, proposal_id=proposal_id)
+    outcome = state.get("outcome") or ("waiting for review" if waiting else "no new sources")
+    return RunResult(run=store.runs.get(run.id), proposal_id=proposal_id,
+                     merged_revision_id=state.get("merged_revision_id"), outcome=outcome,
+                     gather=state.get("gather_report") or {})
+
+
+async def refresh_topic(store: Store, topic: str, *, review: str = "manual", resume: bool = True,
+                        models: Models | None = None, settings: Settings | None = None,
+                        gather: bool = True, judge: bool = True,
+                        budget: TokenBudget | None = None,
+                        on_run: Callable[[Run], None] | None = None,
+                        progress: Callable[[str], None] | None = None) -> RunResult:
+    """Refresh one topic: continue its unfinished run if there is one, else start a new one."""
+    settings = settings or get_settings()
+    store.topics.get(topic)
+    run = store.runs.latest_unfinished(topic, "refresh") if resume else None
+    graph_input: dict | None = None
+    if run is None:
+        run = store.runs.create("refresh", topic, {"review": review, "judge": judge})
+        graph_input = {"topic": topic}
+    else:
+        review = store.runs.options(run.id).get("review", review)
+    if on_run:
+        on_run(run)
+    models = models or Models.from_settings(settings, judge=judge)
+    return await execute(store, run, models, graph_input=graph_input, review=review,
+                         settings=settings, gather=gather, budget=budget, progress=progress)
+
+
+async def resume_review(store: Store, run: Run, decision: dict, *, models: Models | None = None,
+                        settings: Settings | None = None) -> RunResult:
+    """Hand an editor's decision to a run parked at review; the graph merges and finishes."""
+    settings = settings or get_settings()
+    models = models or Models(triage=None, draft=None, judge=None)  # review and merge call no model
+    options = store.runs.options(run.id)
+    return await execute(store, run, models, graph_input=Command(resume=decision),
+                         review=options.get("review", "manual"), settings=settings,
+                         extra=options.get("extra"))

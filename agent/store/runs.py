@@ -1,0 +1,113 @@
+"""Runs and their LLM calls: recorded before a graph starts, so a crash still leaves a trace."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from agent.models import LLMCall, Run, RunStatus, utcnow
+from agent.store.errors import NotFound
+from agent.store.schema import llm_calls, runs, topic_locks
+
+UNFINISHED = (RunStatus.admitted.value, RunStatus.running.value)
+
+
+def _run(row: sa.Row) -> Run:
+    return Run(id=row.id, kind=row.kind, topic=row.topic, status=RunStatus(row.status),
+               thread_id=row.thread_id, started_at=row.started_at, finished_at=row.finished_at,
+               input_tokens=row.input_tokens, output_tokens=row.output_tokens, cost=row.cost,
+               error_category=row.error_category, error=row.error, proposal_id=row.proposal_id)
+
+
+class RunRepo:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def create(self, kind: str, topic: str, options: dict | None = None,
+               status: RunStatus = RunStatus.admitted) -> Run:
+        with self.engine.begin() as conn:
+            run_id = conn.execute(sa.insert(runs).values(
+                kind=kind, topic=topic, status=status.value, thread_id=f"{kind}-{uuid.uuid4().hex}",
+                options=options or {}, started_at=utcnow()).returning(runs.c.id)).scalar_one()
+        return self.get(run_id)
+
+    def get(self, run_id: int) -> Run:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one_or_none()
+        if row is None:
+            raise NotFound(f"no run {run_id} (see `absorb runs`)")
+        return _run(row)
+
+    def options(self, run_id: int) -> dict:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(runs.c.options).where(runs.c.id == run_id)).scalar_one() or {}
+
+    def latest_unfinished(self, topic: str, kind: str) -> Run | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(
+                runs.c.topic == topic, runs.c.kind == kind, runs.c.status.in_(UNFINISHED))
+                .order_by(runs.c.id.desc()).limit(1)).one_or_none()
+        return None if row is None else _run(row)
+
+    def list(self, *, topic: str | None = None, limit: int = 200) -> list[Run]:
+        query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if topic:
+            query = query.where(runs.c.topic == topic)
+        with self.engine.connect() as conn:
+            return [_run(r) for r in conn.execute(query)]
+
+    def update(self, run_id: int, *, status: RunStatus | None = None, finished: bool = False,
+               **fields: object) -> None:
+        values = dict(fields)
+        if status is not None:
+            values["status"] = status.value
+        if finished:
+            values["finished_at"] = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values))
+
+    # -- LLM calls: this repo is the CallRecorder the LLM layer writes to -------------------
+
+    def record(self, call: LLMCall) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(llm_calls).values(**call.model_dump(), created_at=utcnow()))
+            if call.run_id is not None:
+                conn.execute(sa.update(runs).where(runs.c.id == call.run_id).values(
+                    input_tokens=runs.c.input_tokens + call.input_tokens,
+                    output_tokens=runs.c.output_tokens + call.output_tokens,
+                    cached_tokens=runs.c.cached_tokens + call.cached_tokens,
+                    cost=runs.c.cost + call.cost))
+
+    def calls(self, run_id: int | None = None) -> list[LLMCall]:
+        query = sa.select(llm_calls).order_by(llm_calls.c.id)
+        if run_id is not None:
+            query = query.where(llm_calls.c.run_id == run_id)
+        fields = LLMCall.model_fields
+        with self.engine.connect() as conn:
+            return [LLMCall(**{k: getattr(r, k) for k in fields}) for r in conn.execute(query)]
+
+    # -- topic locks: two batches never refresh one topic at once ---------------------------
+
+    def lock_topic(self, topic: str, holder: str, ttl_seconds: float = 3600) -> bool:
+        from datetime import timedelta
+
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(topic_locks).where(topic_locks.c.topic == topic,
+                                                      topic_locks.c.expires_at < now))
+            try:
+                with conn.begin_nested():
+                    conn.execute(sa.insert(topic_locks).values(
+                        topic=topic, holder=holder, acquired_at=now,
+                        expires_at=now + timedelta(seconds=ttl_seconds)))
+            except sa.exc.IntegrityError:
+                held = conn.execute(sa.select(topic_locks.c.holder)
+                                    .where(topic_locks.c.topic == topic)).scalar_one_or_none()
+                return held == holder
+        return True
+
+    def unlock_topic(self, topic: str, holder: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(topic_locks).where(topic_locks.c.topic == topic,
+                                                      topic_locks.c.holder == holder))

@@ -1,0 +1,29 @@
+"""The citation gate's verdict cache in the store's database, shared by runs and workers."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from agent.models import Verdict, utcnow
+from agent.store.schema import verdict_cache
+
+
+class StoreVerdictCache:
+    """Implements agent.citations.VerdictCache; a verdict written twice keeps the first."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def get(self, key: str) -> Verdict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(verdict_cache.c.verdict)
+                               .where(verdict_cache.c.key == key)).scalar_one_or_none()
+        return None if row is None else Verdict.model_validate(row)
+
+    def put(self, key: str, verdict: Verdict) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(verdict_cache).values(
+                    key=key, verdict=verdict.model_dump(mode="json"), created_at=utcnow()))
+        except sa.exc.IntegrityError:
+            pass  # a concurrent run cached the same verdict: either copy is right

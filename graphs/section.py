@@ -1,0 +1,140 @@
+"""The section subgraph: draft -> check -> revise (at most twice) -> finalize.
+
+One instance runs per affected section. Sentences that still fail the citation gate after
+two revisions are dropped (the old text is kept) and the drop is recorded for the editor.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agent.citations import Claim
+from agent.drafting import (SectionDraft, build_edit, draft_messages, finalize, merge_with_old,
+                            new_sentences, revise_messages, to_paragraphs)
+from agent.llm import call_structured
+from agent.llm_errors import LLMNotConfigured
+from agent.models import Article, Section, Sentence, Source, Verdict, is_source_id
+from agent.rewriting import rewrite_messages
+from graphs.state import RunContext, SectionOutput, SectionState, SectionTaskState
+
+MAX_REVISIONS = 2
+
+
+def _base(state: SectionState, ctx: RunContext) -> tuple[Article, Section | None]:
+    article = ctx.store.revisions.get(state["base_revision_id"]).article
+    return article, article.section(state["section_id"]) if not state.get("new_section") else None
+
+
+def _paragraphs(state: SectionState) -> list[list[Sentence]]:
+    return [[Sentence.model_validate(s) for s in p] for p in state.get("paragraphs", [])]
+
+
+def _dump(paragraphs: list[list[Sentence]]) -> list[list[dict]]:
+    return [[s.model_dump() for s in p] for p in paragraphs]
+
+
+def _task_sources(state: SectionState, ctx: RunContext) -> list[Source]:
+    found = ctx.store.sources.get_many(state.get("source_ids", []))
+    return [found[i] for i in state.get("source_ids", []) if i in found]
+
+
+async def _ask(ctx: RunContext, state: SectionState, node: str, messages, prompt: str) -> SectionDraft:
+    if ctx.draft_model is None:
+        raise LLMNotConfigured()
+    return await call_structured(
+        ctx.draft_model, SectionDraft, messages, node=node, section=state["section_id"],
+        run_id=ctx.run_id, prompt_version=prompt, recorder=ctx.recorder,
+        method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings)
+
+
+async def draft_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
+    ctx = runtime.context
+    article, section = _base(state, ctx)
+    sources = _task_sources(state, ctx)
+    rewrite = state.get("mode") == "rewrite"
+    if rewrite:
+        messages, version = rewrite_messages(article, section, sources, state.get("instructions", ""))
+    else:
+        messages = draft_messages(article, state["heading"], section, sources)
+        version = "draft_section"
+    draft = await _ask(ctx, state, "draft", messages, version)
+    old = section.paragraphs if section else []
+    paragraphs = merge_with_old(old, to_paragraphs(draft), rewrite=rewrite)
+    return {"paragraphs": _dump(paragraphs), "rationale": draft.rationale, "attempts": 0}
+
+
+async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
+    ctx = runtime.context
+    _, section = _base(state, ctx)
+    fresh = new_sentences(section.paragraphs if section else [], _paragraphs(state))
+    cited = sorted({c for s in fresh for c in s.citations if is_source_id(c)})
+    sources = ctx.store.sources.get_many(cited)
+    candidates = {s.id: s for s in _task_sources(state, ctx)}
+    verdicts = await ctx.gate.acheck([Claim(s.text, list(s.citations)) for s in fresh], sources,
+                                     candidates)
+    checked = [{"sentence": s.model_dump(), "verdict": v.model_dump(mode="json")}
+               for s, v in zip(fresh, verdicts, strict=True)]
+    return {"verdicts": checked, "failures": [c for c in checked if c["verdict"]["label"] != "supported"]}
+
+
+def route_after_check(state: SectionState) -> Literal["revise_section", "finalize_section"]:
+    if state.get("failures") and state.get("attempts", 0) < MAX_REVISIONS:
+        return "revise_section"
+    return "finalize_section"
+
+
+async def revise_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
+    ctx = runtime.context
+    article, section = _base(state, ctx)
+    failures = [(Sentence.model_validate(f["sentence"]), Verdict.model_validate(f["verdict"]))
+                for f in state["failures"]]
+    messages = revise_messages(article, state["heading"], _paragraphs(state), failures,
+                               _task_sources(state, ctx) + _cited_extra(state, ctx))
+    draft = await _ask(ctx, state, "revise", messages, "revise_section")
+    old = section.paragraphs if section else []
+    paragraphs = merge_with_old(old, to_paragraphs(draft), rewrite=state.get("mode") == "rewrite")
+    return {"paragraphs": _dump(paragraphs), "attempts": state.get("attempts", 0) + 1,
+            "rationale": draft.rationale or state.get("rationale", "")}
+
+
+def _cited_extra(state: SectionState, ctx: RunContext) -> list[Source]:
+    """Sources the draft cites beyond the task's own (a rewrite cites the section's old ones)."""
+    task = set(state.get("source_ids", []))
+    cited = {c for p in _paragraphs(state) for s in p for c in s.citations if is_source_id(c)} - task
+    return list(ctx.store.sources.get_many(sorted(cited)).values())
+
+
+def finalize_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
+    ctx = runtime.context
+    _, section = _base(state, ctx)
+    verdicts = {(v["sentence"]["text"], tuple(v["sentence"]["citations"])):
+                Verdict.model_validate(v["verdict"]) for v in state.get("verdicts", [])}
+    old = section.paragraphs if section else []
+    final, kept, dropped = finalize(old, _paragraphs(state), verdicts)
+    edit = build_edit(f"run{ctx.run_id}-{state['section_id']}", state["section_id"], state["heading"],
+                      section, final, kept, dropped, state.get("rationale", ""),
+                      state.get("source_ids", []))
+    if edit is None:
+        return {"edits": []}
+    return {"edits": [edit.model_dump(mode="json")]}
+
+
+def build_section_graph() -> StateGraph:
+    builder = StateGraph(SectionState, context_schema=RunContext, input_schema=SectionTaskState,
+                         output_schema=SectionOutput)
+    builder.add_node("draft_section", draft_section)
+    builder.add_node("check_section", check_section)
+    builder.add_node("revise_section", revise_section)
+    builder.add_node("finalize_section", finalize_section)
+    builder.add_edge(START, "draft_section")
+    builder.add_edge("draft_section", "check_section")
+    builder.add_conditional_edges("check_section", route_after_check)
+    builder.add_edge("revise_section", "check_section")
+    builder.add_edge("finalize_section", END)
+    return builder
+
+
+graph = build_section_graph().compile()

@@ -1,0 +1,89 @@
+"""State and per-run context of the refresh, section and rewrite graphs.
+
+State holds only JSON-ready values (dicts of the domain models) so checkpoints stay
+portable; live objects (store, models, gate) arrive per run through the context.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+
+from agent.citations import CitationGate
+from agent.llm_usage import CallRecorder, TokenBudget
+from agent.settings import Settings
+from agent.store import Store
+
+
+@dataclass(kw_only=True)
+class RunContext:
+    """What every node of one run may use; never checkpointed."""
+
+    store: Store
+    """The article and source store."""
+    run_id: int
+    """The run's row in the store; every LLM call is recorded against it."""
+    triage_model: BaseChatModel | None = None
+    """Model for triage (not needed by rewrite)."""
+    draft_model: BaseChatModel | None = None
+    """Model that drafts and revises sections (None when resuming at review)."""
+    gate: CitationGate
+    """The citation gate run on every new sentence."""
+    recorder: CallRecorder
+    """Where LLM calls are recorded."""
+    budget: TokenBudget
+    """Token budget of this run."""
+    settings: Settings
+    """Process settings (structured-output method, timeouts...)."""
+    review: Literal["manual", "auto"] = "manual"
+    """manual parks the run for an editor; auto merges edits whose sentences all passed."""
+    gather: bool = True
+    """Pull the topic's registered feeds first."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Mode-specific options (rewrite: instructions, section, with_new)."""
+
+
+class SectionTaskState(TypedDict, total=False):
+    """Input of one section subagent, sent by `Send`."""
+
+    topic: str
+    base_revision_id: int
+    section_id: str
+    heading: str
+    new_section: bool
+    source_ids: list[str]
+    mode: Literal["update", "rewrite"]
+    instructions: str
+
+
+class SectionState(SectionTaskState, total=False):
+    """The section subgraph's working state."""
+
+    paragraphs: list[list[dict]]
+    rationale: str
+    verdicts: list[dict]
+    failures: list[dict]
+    attempts: int
+    edits: Annotated[list[dict], operator.add]
+
+
+class SectionOutput(TypedDict):
+    edits: Annotated[list[dict], operator.add]
+
+
+class RefreshState(TypedDict, total=False):
+    """One refresh (or rewrite) run of one topic."""
+
+    topic: str
+    base_revision_id: int | None
+    source_ids: list[str]
+    gather_report: dict
+    tasks: list[SectionTaskState]
+    edits: Annotated[list[dict], operator.add]
+    proposal_id: int | None
+    decision: dict
+    merged_revision_id: int | None
+    outcome: str

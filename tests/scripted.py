@@ -1,0 +1,77 @@
+"""Scripted model behaviour for end-to-end tests: a careful extractive 'model' that answers
+triage, drafting, revision and judging by reading the request the way a model would.
+
+Handlers plug into agent.fake_server.FakeOpenAIServer.on_task, so every byte still goes
+through the real ChatOpenAI client.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+SOURCE = re.compile(r'<<<SOURCE id=(\S+) title="([^"]*)">>>\n(.*?)\n<<<END SOURCE id=\1>>>', re.S)
+CLAIM = re.compile(r"^\[(c\d+)\] cites ([^:]+): (.*)$", re.M)
+
+
+def user_text(request: dict) -> str:
+    parts = []
+    for message in request["messages"]:
+        if message.get("role") in ("user", "system"):
+            content = message.get("content") or ""
+            if isinstance(content, list):
+                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            parts.append(content)
+    return "\n".join(parts)
+
+
+def sources_of(request: dict) -> list[tuple[str, str, str]]:
+    return SOURCE.findall(user_text(request))
+
+
+def first_sentence(text: str) -> str:
+    sentence = re.split(r"(?<=[.!?])\s+", " ".join(text.split()), maxsplit=1)[0]
+    return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
+
+
+def triage_by_title(routes: dict[str, list[str]], new_sections: dict[str, str] | None = None,
+                    ) -> Callable[[dict], dict]:
+    """Sources whose title contains a key go to those section ids; the rest are irrelevant."""
+    def handle(request: dict) -> dict:
+        decisions = []
+        for source_id, title, _ in sources_of(request):
+            sections = next((ids for key, ids in routes.items() if key.lower() in title.lower()), [])
+            heading = next((h for key, h in (new_sections or {}).items()
+                            if key.lower() in title.lower()), None)
+            decisions.append({"source_id": source_id, "relevant": bool(sections or heading),
+                              "sections": sections, "new_section": heading, "relation": "new",
+                              "reason": "matches the scripted route" if sections else "off-topic"})
+        return {"decisions": decisions}
+    return handle
+
+
+def extractive_draft(mutate: Callable[[str], str] | None = None) -> Callable[[dict], dict]:
+    """Adds each source's first sentence (optionally mutated) citing that source."""
+    def handle(request: dict) -> dict:
+        sentences = [{"text": (mutate or (lambda s: s))(first_sentence(text)), "citations": [sid]}
+                     for sid, _, text in sources_of(request)]
+        return {"paragraphs": [{"sentences": sentences}], "rationale": "added what the sources state"}
+    return handle
+
+
+def faithful_judge(request: dict) -> dict:
+    """Quotes the claim back from its cited source when it is there verbatim."""
+    sources = {sid: text for sid, _, text in sources_of(request)}
+    judgements = []
+    for claim_id, cited, text in CLAIM.findall(user_text(request)):
+        ids = [c.strip() for c in cited.split(",")]
+        claim = text.strip()
+        quote = next(((sid, claim) for sid in ids if claim in sources.get(sid, "")), None)
+        if quote is None:
+            judgements.append({"claim_id": claim_id, "label": "unsupported", "quotes": [],
+                               "reason": "not stated by the cited source"})
+        else:
+            judgements.append({"claim_id": claim_id, "label": "supported",
+                               "quotes": [{"source_id": quote[0], "text": quote[1]}],
+                               "reason": "stated verbatim"})
+    return {"judgements": judgements}
