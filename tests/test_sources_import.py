@@ -102,8 +102,9 @@ def test_bad_inputs_are_skipped_and_the_rest_imports(store, tmp_path: Path, caps
 
 
 def test_missing_input_and_unknown_topic_slug(store, capsys) -> None:
-    assert run(["sources", "import", "/nonexistent/x.xml", "--topic", "t"]) == 1
+    assert run(["sources", "import", "/nonexistent/x.xml", "--topic", "t"]) == 2
     assert "no such file" in capsys.readouterr().err
+    assert not store.topics.exists("t")  # nothing half-done: no topic for a failed command
     assert run(["sources", "import", "/nonexistent", "--topic", "Bad Slug"]) == 2
     assert run(["sources", "list", "nope"]) == 2
     assert "unknown topic" in capsys.readouterr().err

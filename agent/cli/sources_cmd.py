@@ -43,8 +43,10 @@ def import_sources(
     as_json: bool = typer.Option(False, "--json", help="The import report as JSON on stdout."),
 ) -> None:
     """Import sources; exits 1 when any input was skipped (the rest is still imported)."""
-    from agent.sources.importer import import_input
+    from agent.sources.importer import import_input, is_url
 
+    if not is_url(source) and not Path(source).exists():
+        fail(f"no such file, folder or URL: {source}")
     with store_session() as store:
         _ensure_topic(store, topic)
         report = import_input(store, topic, source, fmt)

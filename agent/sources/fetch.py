@@ -76,7 +76,11 @@ def read_file(path: Path, limit: int = MAX_BYTES) -> bytes:
 
 
 def check_target(url: str, allow_private: bool) -> None:
-    """Refuse URLs that reach this machine or its network: the bus must not become an SSRF."""
+    """Refuse URLs that reach this machine or its network: the bus must not become an SSRF.
+
+    Every address the name resolves to is checked; a DNS answer that changes between this
+    check and httpx's own lookup (rebinding) is not covered.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(f"only http(s) URLs can be fetched, not '{url[:80]}'")
