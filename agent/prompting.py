@@ -130,6 +130,11 @@ def load_prompt(name: str) -> Prompt:
     return parse_prompt(name, resource.read_text(encoding="utf-8"))
 
 
+def prompt_tag(name: str) -> str:
+    """`name@version`, recorded with every call and part of cache keys."""
+    return f"{name}@{load_prompt(name).version}"
+
+
 def available_prompts() -> list[str]:
     """Names of every prompt file shipped in the package."""
     return sorted(entry.name[:-3] for entry in resources.files(PROMPTS_PACKAGE).iterdir()

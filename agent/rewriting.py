@@ -37,7 +37,7 @@ def rewrite_messages(article: Article, section: Section | None, sources: list[So
         neighbour_sections=neighbours(article, section),
         editor_instructions=instructions.strip() or "(none: improve clarity and organisation)",
         sources=source_block(sources, DRAFT_SOURCE_CHARS))
-    return messages, "rewrite_section"
+    return messages, f"rewrite_section@{prompt.version}"
 
 
 def dropped_facts(old: list[Sentence], new: list[Sentence]) -> list[Sentence]:

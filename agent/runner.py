@@ -83,16 +83,13 @@ def make_context(store: Store, run: Run, models: Models, settings: Settings, *, 
                  extra: dict | None = None):
     from graphs.state import RunContext
 
-    def record_judge(**call: Any) -> None:
-        from agent.models import LLMCall
-
-        store.runs.record(LLMCall(run_id=run.id, **call))
-
+    budget = budget or TokenBudget(settings.token_budget)
     gate = CitationGate(models.judge, method=settings.structured_method,
-                        cache=StoreVerdictCache(store.engine), on_llm_call=record_judge)
+                        cache=StoreVerdictCache(store.engine), recorder=store.runs, run_id=run.id,
+                        budget=budget, settings=settings)
     return RunContext(store=store, run_id=run.id, triage_model=models.triage, draft_model=models.draft,
-                      gate=gate, recorder=store.runs, budget=budget or TokenBudget(settings.token_budget),
-                      settings=settings, review=review, gather=gather, extra=extra or {})
+                      gate=gate, recorder=store.runs, budget=budget, settings=settings,
+                      review=review, gather=gather, extra=extra or {})
 
 
 def _graph(kind: str):

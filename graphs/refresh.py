@@ -17,6 +17,7 @@ from langgraph.types import Send, interrupt
 from agent.llm import call_structured
 from agent.merge import merge_proposal
 from agent.models import Edit, SourceStatus
+from agent.prompting import prompt_tag
 from agent.triage import TriageAnswer, batches, irrelevant_ids, plan_tasks, triage_messages
 from graphs.section import build_section_graph
 from graphs.state import RefreshState, RunContext
@@ -56,7 +57,7 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     async def ask(batch):
         return await call_structured(
             ctx.triage_model, TriageAnswer, triage_messages(topic, article, batch), node="triage",
-            run_id=ctx.run_id, prompt_version="triage", recorder=ctx.recorder,
+            run_id=ctx.run_id, prompt_version=prompt_tag("triage"), recorder=ctx.recorder,
             method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings)
 
     answers = await asyncio.gather(*(ask(b) for b in batches(sources)))

@@ -17,6 +17,7 @@ from agent.drafting import (SectionDraft, build_edit, draft_messages, finalize, 
 from agent.llm import call_structured
 from agent.llm_errors import LLMNotConfigured
 from agent.models import Article, Section, Sentence, Source, Verdict, is_source_id
+from agent.prompting import prompt_tag
 from agent.rewriting import rewrite_messages
 from graphs.state import RunContext, SectionOutput, SectionState, SectionTaskState
 
@@ -59,7 +60,7 @@ async def draft_section(state: SectionState, runtime: Runtime[RunContext]) -> di
         messages, version = rewrite_messages(article, section, sources, state.get("instructions", ""))
     else:
         messages = draft_messages(article, state["heading"], section, sources)
-        version = "draft_section"
+        version = prompt_tag("draft_section")
     draft = await _ask(ctx, state, "draft", messages, version)
     old = section.paragraphs if section else []
     paragraphs = merge_with_old(old, to_paragraphs(draft), rewrite=rewrite)
@@ -93,7 +94,7 @@ async def revise_section(state: SectionState, runtime: Runtime[RunContext]) -> d
                 for f in state["failures"]]
     messages = revise_messages(article, state["heading"], _paragraphs(state), failures,
                                _task_sources(state, ctx) + _cited_extra(state, ctx))
-    draft = await _ask(ctx, state, "revise", messages, "revise_section")
+    draft = await _ask(ctx, state, "revise", messages, prompt_tag("revise_section"))
     old = section.paragraphs if section else []
     paragraphs = merge_with_old(old, to_paragraphs(draft), rewrite=state.get("mode") == "rewrite")
     return {"paragraphs": _dump(paragraphs), "attempts": state.get("attempts", 0) + 1,

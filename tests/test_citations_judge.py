@@ -8,6 +8,7 @@ import pytest
 from agent.citations import CitationGate, Claim, InMemoryVerdictCache
 from agent.citations.judge import ClaimJudgement, JudgedQuote, JudgeReply
 from agent.models import Source, VerdictLabel
+from agent.llm_usage import InMemoryCallRecorder
 from agent.testing import FakeChatModel
 
 COLOSSUS = Source(id="src_colossus", title="SpaceX leases Colossus", text=(
@@ -79,20 +80,20 @@ def test_judge_labels_other_than_supported_are_kept() -> None:
 
 
 def test_claims_sharing_a_source_are_judged_in_one_call() -> None:
-    calls: list[dict] = []
+    recorder = InMemoryCallRecorder()
     gate, model = gate_with(
         reply(("c1", "supported", [("src_colossus", "Anthropic has leased SpaceX's Colossus One data center")]),
               ("c2", "supported", [("src_colossus", "The deal de-risks SpaceX's pre-IPO narrative.")])),
         reply(("c3", "supported", [("src_lite", "has joined the LlamaIndex ecosystem")])),
-        on_llm_call=lambda **record: calls.append(record))
+        recorder=recorder, run_id=7)
     claims = [Claim("Anthropic leased SpaceX's Colossus One data center.", ["src_colossus"]),
               Claim("The deal de-risks SpaceX's pre-IPO narrative.", ["src_colossus"]),
               Claim("LiteParse has joined the LlamaIndex ecosystem.", ["src_lite"])]
     verdicts = gate.check(claims, SOURCES)
     assert [v.label for v in verdicts] == [VerdictLabel.supported] * 3
     assert len(model.calls_for("judge")) == 2
-    assert [c["claims"] for c in calls] == [2, 1]
-    assert all(c["node"] == "judge" and c["input_tokens"] > 0 for c in calls)
+    assert [(c.node, c.run_id) for c in recorder.calls] == [("judge", 7), ("judge", 7)]
+    assert all(c.input_tokens > 0 and c.prompt_version for c in recorder.calls)
 
 
 def test_second_check_is_served_from_the_cache() -> None:

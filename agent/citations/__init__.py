@@ -6,7 +6,6 @@ Public API: `Claim`, `CitationGate` (`check` / `acheck`), the `VerdictCache` pro
 
 from agent.citations.cache import InMemoryVerdictCache, VerdictCache, verdict_cache_key
 from agent.citations.gate import CitationGate, Claim
-from agent.citations.judge import JudgeError
 
-__all__ = ["CitationGate", "Claim", "InMemoryVerdictCache", "JudgeError", "VerdictCache",
+__all__ = ["CitationGate", "Claim", "InMemoryVerdictCache", "VerdictCache",
            "verdict_cache_key"]

@@ -4,7 +4,7 @@ call per group of claims sharing sources, quotes verified in code, verdicts cach
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,9 @@ from agent.citations.cache import VerdictCache, verdict_cache_key
 from agent.citations.checks import Screening, screen
 from agent.citations.judge import ClaimJudgement, Judge, JudgeRequest, plan_batches
 from agent.citations.verify import deterministic_verdict, judged_verdict
+from agent.llm_usage import CallRecorder, TokenBudget
 from agent.models import Source, Verdict
+from agent.settings import Settings
 
 # Bumped whenever a deterministic stage changes, so cached verdicts of older rules expire.
 DETERMINISTIC_VERSION = "deterministic-1"
@@ -39,9 +41,11 @@ class CitationGate:
     """Checks claims against their cited sources; see DESIGN.md, "The citation gate"."""
 
     def __init__(self, judge_model: Any | None = None, *, method: str = "json_schema",
-                 cache: VerdictCache | None = None,
-                 on_llm_call: Callable[..., None] | None = None) -> None:
-        self.judge = Judge(judge_model, method, on_llm_call) if judge_model is not None else None
+                 cache: VerdictCache | None = None, recorder: CallRecorder | None = None,
+                 run_id: int | None = None, budget: TokenBudget | None = None,
+                 settings: Settings | None = None) -> None:
+        self.judge = Judge(judge_model, method, recorder=recorder, run_id=run_id, budget=budget,
+                           settings=settings) if judge_model is not None else None
         self.cache = cache
 
     @property

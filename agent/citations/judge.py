@@ -3,8 +3,7 @@ source excerpts fenced as data; returns raw judgements for code to verify."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -13,8 +12,11 @@ from pydantic import BaseModel, Field
 from langchain_core.messages import BaseMessage
 
 from agent.citations.windows import Window
-from agent.prompting import delimit_source, load_prompt
+from agent.llm import call_structured, call_structured_sync
+from agent.llm_usage import CallRecorder, TokenBudget
 from agent.models import Source
+from agent.prompting import delimit_source, load_prompt
+from agent.settings import Settings
 
 MAX_CLAIMS_PER_CALL = 8
 PROMPT_NAME = "judge"
@@ -36,12 +38,6 @@ class ClaimJudgement(BaseModel):
 
 class JudgeReply(BaseModel):
     judgements: list[ClaimJudgement] = Field(description="One judgement per claim id.")
-
-
-class JudgeError(RuntimeError):
-    """The judge model gave no usable answer twice; the gate cannot decide."""
-
-    category = "llm"
 
 
 @dataclass
@@ -106,55 +102,30 @@ def render_batch(batch: Sequence[JudgeRequest],
     return messages, prompt.version
 
 
-def _usage(raw: Any) -> tuple[int, int]:
-    usage = getattr(raw, "usage_metadata", None) or {}
-    return int(usage.get("input_tokens", 0) or 0), int(usage.get("output_tokens", 0) or 0)
-
-
-def _model_name(model: Any) -> str:
-    return str(getattr(model, "model_name", None) or getattr(model, "model", None)
-               or type(model).__name__)
-
-
 class Judge:
-    """Wraps a chat model with structured output; sync and async calls, usage reported."""
+    """Wraps a chat model; every call goes through agent.llm's structured call, so judge
+    calls get the same classified retries, re-ask on invalid output, budget and records."""
 
-    def __init__(self, model: Any, method: str = "json_schema",
-                 on_llm_call: Callable[..., None] | None = None) -> None:
+    def __init__(self, model: Any, method: str = "json_schema", *,
+                 recorder: CallRecorder | None = None, run_id: int | None = None,
+                 budget: TokenBudget | None = None, settings: Settings | None = None) -> None:
         self.model = model
-        self.runnable = model.with_structured_output(JudgeReply, method=method, include_raw=True)
-        self.on_llm_call = on_llm_call
+        self.options = {"node": "judge", "method": method, "recorder": recorder, "run_id": run_id,
+                        "budget": budget, "settings": settings}
 
     @property
     def version(self) -> str:
         return load_prompt(PROMPT_NAME).version
 
-    def _accept(self, result: Any, started: float, version: str, claims: int) -> JudgeReply | None:
-        raw, parsed = (result.get("raw"), result.get("parsed")) if isinstance(result, dict) else (None, result)
-        if isinstance(parsed, dict):
-            parsed = JudgeReply.model_validate(parsed)
-        if self.on_llm_call is not None:
-            input_tokens, output_tokens = _usage(raw)
-            self.on_llm_call(node="judge", model=_model_name(self.model), input_tokens=input_tokens,
-                             output_tokens=output_tokens, latency_ms=(time.perf_counter() - started) * 1000,
-                             prompt_version=version, claims=claims)
-        return parsed if isinstance(parsed, JudgeReply) else None
-
     def judge(self, batch: Sequence[JudgeRequest], sources: Mapping[str, Source]) -> dict[str, ClaimJudgement]:
         messages, version = render_batch(batch, sources)
-        for _attempt in range(2):  # one re-ask when the reply does not parse
-            started = time.perf_counter()
-            reply = self._accept(self.runnable.invoke(messages), started, version, len(batch))
-            if reply is not None:
-                return {j.claim_id: j for j in reply.judgements}
-        raise JudgeError("the judge model returned no valid structured answer")
+        reply = call_structured_sync(self.model, JudgeReply, messages, prompt_version=version,
+                                     **self.options)
+        return {j.claim_id: j for j in reply.judgements}
 
     async def ajudge(self, batch: Sequence[JudgeRequest],
                      sources: Mapping[str, Source]) -> dict[str, ClaimJudgement]:
         messages, version = render_batch(batch, sources)
-        for _attempt in range(2):
-            started = time.perf_counter()
-            reply = self._accept(await self.runnable.ainvoke(messages), started, version, len(batch))
-            if reply is not None:
-                return {j.claim_id: j for j in reply.judgements}
-        raise JudgeError("the judge model returned no valid structured answer")
+        reply = await call_structured(self.model, JudgeReply, messages, prompt_version=version,
+                                      **self.options)
+        return {j.claim_id: j for j in reply.judgements}
