@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash
@@ -52,8 +53,15 @@ def shingle_hashes(text: str) -> list[int]:
     return np.unique((window * _MIX) >> np.uint64(32)).tolist()
 
 
+@lru_cache(maxsize=1)
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    # Generating the permutations is half the cost of a MinHash; they depend only on the seed.
+    return MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
+
+
 def signature(text: str) -> np.ndarray:
-    minhash = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity, scheme=SCHEME)
+    minhash = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity, scheme=SCHEME,
+                      permutations=_permutations())
     minhash.update_batch(shingle_hashes(text))
     return minhash.hashvalues.astype("<u4")
 

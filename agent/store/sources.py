@@ -192,16 +192,24 @@ class SourceRepo:
         return found
 
     def ids_by_content_hash(self, slug: str, hashes: list[str]) -> dict[str, str]:
-        """Content hashes already present among a topic's sources, with the first holder."""
-        found: dict[str, str] = {}
+        """Content hashes already present among a topic's sources, with the first holder.
+
+        Looked up through the content_hash index first and only then checked against the
+        topic: joining from topic_sources made SQLite scan the whole topic per chunk.
+        """
+        holders: dict[str, list[str]] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(h for h in hashes if h):
-                for row in conn.execute(
-                    sa.select(sources.c.content_hash, sources.c.id)
-                    .join(topic_sources, topic_sources.c.source_id == sources.c.id)
-                    .where(topic_sources.c.topic == slug, sources.c.content_hash.in_(chunk))
-                    .order_by(topic_sources.c.added_at.desc(), sources.c.id.desc())):
-                    found[row.content_hash] = row.id
+                for row in conn.execute(sa.select(sources.c.content_hash, sources.c.id)
+                                        .where(sources.c.content_hash.in_(chunk))
+                                        .order_by(sources.c.created_at, sources.c.id)):
+                    holders.setdefault(row.content_hash, []).append(row.id)
+            linked = self.linked(slug, [i for ids in holders.values() for i in ids], conn=conn)
+        found: dict[str, str] = {}
+        for content_hash, ids in holders.items():
+            in_topic = [i for i in ids if i in linked]
+            if in_topic:
+                found[content_hash] = in_topic[0]
         return found
 
     def signatures(self, slug: str) -> tuple[list[str], list[bytes]]:
