@@ -8,6 +8,7 @@ import typer
 
 from agent.cli import articles, audit, demo, eval_cmd, refresh_cmd
 from agent.cli import sources_cmd
+from agent.cli import review_cmd
 from agent.cli import local_cmd
 from agent.cli.common import UserError, err
 from rich.text import Text
@@ -34,6 +35,9 @@ app.command("refresh")(refresh_cmd.refresh)
 app.command("runs")(refresh_cmd.runs)
 app.command("usage")(refresh_cmd.usage)
 app.add_typer(eval_cmd.app, name="eval", help="Measure absorb on evaluation sets.")
+app.add_typer(review_cmd.review_app, name="review")
+app.command("propose")(review_cmd.propose)
+app.command("serve")(review_cmd.serve)
 app.add_typer(local_cmd.local_app, name="local")
 
 
@@ -69,3 +73,7 @@ def run(args: list[str]) -> int:
 
 def main() -> None:
     sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

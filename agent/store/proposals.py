@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from agent.models import Edit, EditStatus, Proposal, ProposalStatus, utcnow
 from agent.store.errors import NotFound
-from agent.store.schema import edits, proposals
+from agent.store.schema import applied_edits, edits, proposals
 
 
 class ProposalRepo:
@@ -87,3 +87,17 @@ class ProposalRepo:
             values["merged_revision_id"] = merged_revision_id
         with self.engine.begin() as conn:
             conn.execute(sa.update(proposals).where(proposals.c.id == proposal_id).values(**values))
+
+    def mark(self, proposal_id: int, status: ProposalStatus) -> None:
+        """Move the status without recording a decision (stale, or approved before merging)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(proposals).where(proposals.c.id == proposal_id)
+                         .values(status=status.value))
+
+    def revision_ids(self, proposal_id: int) -> set[int]:
+        """Revisions that merged edits of this proposal."""
+        query = (sa.select(applied_edits.c.revision_id).distinct()
+                 .join(edits, edits.c.id == applied_edits.c.edit_id)
+                 .where(edits.c.proposal_id == proposal_id))
+        with self.engine.connect() as conn:
+            return {row.revision_id for row in conn.execute(query)}
