@@ -90,6 +90,7 @@ def ingest(store: Store, topic: str, items: Iterable[SourceItem], origin: str | 
         _mark_duplicate(entry, of, f"near-duplicate (similarity {match.similarity:.2f})",
                         stored=entry.source.id in stored_minhash)
 
+    _point_at_first_copies(entries)
     store.sources.save(topic, entries)
     for entry in entries:
         if entry.source.id in linked:
@@ -106,3 +107,15 @@ def _mark_duplicate(entry: SourceEntry, of: str, why: str, *, stored: bool) -> N
     entry.reason = f"{why} of {of}"
     if not stored:  # a row another topic already holds keeps its own duplicate_of
         entry.source = entry.source.model_copy(update={"duplicate_of": of})
+
+
+def _point_at_first_copies(entries: list[SourceEntry]) -> None:
+    """A copy of a copy points at the original: follow chains made inside one batch."""
+    parent = {e.source.id: e.source.duplicate_of for e in entries if e.source.duplicate_of}
+    for entry in entries:
+        target, hops = entry.source.duplicate_of, 0
+        while target in parent and hops < len(parent):
+            target, hops = parent[target], hops + 1
+        if target != entry.source.duplicate_of:
+            entry.source = entry.source.model_copy(update={"duplicate_of": target})
+            entry.reason = f"{entry.reason} (first copy {target})"
