@@ -1,0 +1,66 @@
+"""A refresh killed with SIGKILL mid-run resumes from its checkpoints: finished drafts are
+not paid for again and nothing is merged twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from agent.fake_server import FakeOpenAIServer
+from tests.scripted import extractive_draft, faithful_judge, triage_by_title
+from tests.test_refresh_e2e import TOPIC, topic_with_sources  # noqa: F401 - fixture
+
+KILL_TIMEOUT = 60
+
+
+def _absorb(env: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "agent.cli.main", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_then_rerun_does_not_redraft_finished_sections(topic_with_sources, absorb_home):
+    release = threading.Event()
+    draft = extractive_draft()
+
+    def slow_for_training(request: dict) -> dict:
+        if "Section to update: Training" in json.dumps(request) and not release.is_set():
+            release.wait(KILL_TIMEOUT)  # keeps this section's draft in flight until the kill
+        return draft(request)
+
+    with FakeOpenAIServer() as server:
+        server.on_task("triage", triage_by_title({
+            "liquid cooling": ["physical-infrastructure-boom"],
+            "DiLoCo": ["training-and-compute-efficiency"]}))
+        server.on_task("draft_section", slow_for_training)
+        server.on_task("judge", faithful_judge)
+        env = {**os.environ, "ABSORB_HOME": str(absorb_home), "OPENAI_BASE_URL": server.base_url,
+               "OPENAI_API_KEY": "test-key", "ABSORB_REQUESTS_PER_SECOND": "0"}
+        first = _absorb(env, "refresh", TOPIC, "--no-gather", "--review", "auto", "--json")
+        deadline = time.monotonic() + KILL_TIMEOUT
+        # Wait until the other section has been drafted and judged, and its checkpoint written.
+        while len(server.requests_for("judge")) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        release.set()
+        drafts_before = [json.dumps(r) for r in server.requests_for("draft_section")]
+        assert len(drafts_before) == 2  # both drafts were asked; one had been answered
+        second = _absorb(env, "refresh", TOPIC, "--no-gather", "--review", "auto", "--json")
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 0, err
+        result = json.loads(out)
+        drafts = [json.dumps(r) for r in server.requests_for("draft_section")]
+        boom_drafts = [d for d in drafts if "Section to update: Physical Infrastructure Boom" in d]
+        assert len(boom_drafts) == 1  # finished before the kill: not drafted again
+        assert len(drafts) == 3  # only the interrupted section was asked again
+    assert result["status"] == "done" and result["run_id"] == 1  # the same run, resumed
+    store = topic_with_sources
+    history = store.revisions.history(TOPIC)
+    assert [r.number for r in history] == [1, 2]
+    assert len(store.proposals.list(topic=TOPIC)) == 1
