@@ -209,6 +209,8 @@ class Edit(BaseModel):
         default_factory=list, description="One per new sentence, in reading order."
     )
     dropped: list[DroppedSentence] = Field(default_factory=list)
+    lost_facts: list[Sentence] = Field(
+        default_factory=list, description="Old sentences a rewrite no longer carries.")
     rationale: str = ""
     source_ids: list[str] = Field(default_factory=list, description="Sources that led to it.")
     status: EditStatus = EditStatus.pending

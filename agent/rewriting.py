@@ -7,14 +7,14 @@ lead sentences of the neighbouring sections, so it does not repeat them.
 from __future__ import annotations
 
 from langchain_core.messages import BaseMessage
-from rapidfuzz import fuzz
 
 from agent.drafting import DRAFT_SOURCE_CHARS, render_section
 from agent.models import Article, Section, Sentence, Source
 from agent.prompting import load_prompt
+from agent.text import content_words
 from agent.triage import section_outline, source_block
 
-KEPT_FACT_SIMILARITY = 60
+KEPT_FACT_SHARE = 0.6
 
 
 def neighbours(article: Article, section: Section) -> str:
@@ -41,10 +41,23 @@ def rewrite_messages(article: Article, section: Section | None, sources: list[So
 
 
 def dropped_facts(old: list[Sentence], new: list[Sentence]) -> list[Sentence]:
-    """Old sentences no new sentence still carries (by fuzzy overlap): shown to the editor."""
+    """Old sentences whose content words the new text mostly lacks: shown to the editor."""
+    carried = content_words(" ".join(s.text for s in new))
     lost = []
     for sentence in old:
-        best = max((fuzz.token_set_ratio(sentence.text, n.text) for n in new), default=0)
-        if best < KEPT_FACT_SIMILARITY:
+        words = content_words(sentence.text)
+        if words and len(words & carried) / len(words) < KEPT_FACT_SHARE:
             lost.append(sentence)
     return lost
+
+
+def rank_new_sources(section: Section, candidates: list[Source], limit: int = 8) -> list[Source]:
+    """New sources of the topic that share the most content words with the section."""
+    wanted = content_words(section.heading + " " + section.text())
+    scored = []
+    for source in candidates:
+        overlap = len(wanted & content_words(f"{source.title} {source.text[:4000]}"))
+        if overlap >= 3:
+            scored.append((overlap, source.id, source))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [source for _, _, source in scored[:limit]]

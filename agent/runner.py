@@ -185,3 +185,19 @@ async def resume_review(store: Store, run: Run, decision: dict, *, models: Model
     return await execute(store, run, models, graph_input=Command(resume=decision),
                          review=options.get("review", "manual"), settings=settings,
                          extra=options.get("extra"))
+
+
+async def rewrite_section(store: Store, topic: str, section_id: str, *, instructions: str = "",
+                          with_new: bool = False, review: str = "manual",
+                          models: Models | None = None, settings: Settings | None = None,
+                          judge: bool = True,
+                          progress: Callable[[str], None] | None = None) -> RunResult:
+    """Redo one section through the section subgraph, gate and review; always a new run."""
+    settings = settings or get_settings()
+    run = store.runs.create("rewrite", topic, {"review": review, "judge": judge,
+                                                "section": section_id, "with_new": with_new})
+    models = models or Models.from_settings(settings, judge=judge, triage=False)
+    graph_input = {"topic": topic, "section_id": section_id, "instructions": instructions,
+                   "with_new": with_new}
+    return await execute(store, run, models, graph_input=graph_input, review=review,
+                         settings=settings, gather=False, progress=progress)

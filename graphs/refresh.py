@@ -85,7 +85,9 @@ def assemble_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict
     store = ctx.store
     edits = [Edit.model_validate(e) for e in state.get("edits", [])]
     edits.sort(key=lambda e: e.id)
-    considered = {i for task in state.get("tasks", []) for i in task["source_ids"]}
+    # Only a refresh settles its sources; a rewrite merely re-reads the ones it cites.
+    considered = {i for task in state.get("tasks", []) if task.get("mode") == "update"
+                  for i in task["source_ids"]}
     used = {i for e in edits for i in e.source_ids}
     if considered - used:
         store.sources.set_status(state["topic"], sorted(considered - used),
@@ -95,7 +97,8 @@ def assemble_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict
     proposal = store.proposals.create(state["topic"], run_id=ctx.run_id,
                                       base_revision_id=state["base_revision_id"], edits_=edits,
                                       actor=f"run:{ctx.run_id}")
-    store.sources.set_status(state["topic"], sorted(used), SourceStatus.proposed.value)
+    fresh = {s.id for s, _ in store.sources.for_topic(state["topic"], status=SourceStatus.new.value)}
+    store.sources.set_status(state["topic"], sorted(used & fresh), SourceStatus.proposed.value)
     return {"proposal_id": proposal.id}
 
 

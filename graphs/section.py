@@ -18,7 +18,7 @@ from agent.llm import call_structured
 from agent.llm_errors import LLMNotConfigured
 from agent.models import Article, Section, Sentence, Source, Verdict, is_source_id
 from agent.prompting import prompt_tag
-from agent.rewriting import rewrite_messages
+from agent.rewriting import dropped_facts, rewrite_messages
 from graphs.state import RunContext, SectionOutput, SectionState, SectionTaskState
 
 MAX_REVISIONS = 2
@@ -120,6 +120,8 @@ def finalize_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
                       state.get("source_ids", []))
     if edit is None:
         return {"edits": []}
+    if state.get("mode") == "rewrite":
+        edit.lost_facts = dropped_facts(edit.old_sentences, edit.new_sentences())
     return {"edits": [edit.model_dump(mode="json")]}
 
 

@@ -87,3 +87,6 @@ class RefreshState(TypedDict, total=False):
     decision: dict
     merged_revision_id: int | None
     outcome: str
+    section_id: str
+    instructions: str
+    with_new: bool

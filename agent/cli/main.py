@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from agent.cli import articles, audit, demo, eval_cmd, refresh_cmd
+from agent.cli import articles, audit, demo, eval_cmd, refresh_cmd, rewrite_cmd
 from agent.cli import sources_cmd
 from agent.cli import review_cmd
 from agent.cli import local_cmd
@@ -34,6 +34,7 @@ app.command("demo")(demo.demo)
 app.command("refresh")(refresh_cmd.refresh)
 app.command("runs")(refresh_cmd.runs)
 app.command("usage")(refresh_cmd.usage)
+app.command("rewrite")(rewrite_cmd.rewrite)
 app.add_typer(eval_cmd.app, name="eval", help="Measure absorb on evaluation sets.")
 app.add_typer(review_cmd.review_app, name="review")
 app.command("propose")(review_cmd.propose)
