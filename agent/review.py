@@ -149,7 +149,8 @@ async def decide(store: Store, proposal_id: int, action: str, refs: list[str] | 
         raise ReviewError(f"unknown action '{action}'")
     proposal = sync_status(store, store.proposals.get(proposal_id))
     ids = resolve_edits(proposal, refs) if refs else [e.id for e in proposal.edits]
-    _check_final(proposal, ids, action)
+    if refs:  # naming a decided edit is a mistake only when it asks for the opposite decision
+        _check_final(proposal, ids, action)
     todo = [e.id for e in proposal.edits if e.id in ids and e.status == EditStatus.pending]
     numbers = {e.id: n for n, e in enumerate(proposal.edits, start=1)}
     if not todo:
