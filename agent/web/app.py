@@ -111,6 +111,10 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
     def index() -> RedirectResponse:
         return RedirectResponse("/topics", status_code=303)
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/login")
     def login_form(request: Request, next: str = "/proposals") -> HTMLResponse:
         return page(request, "login.html", None, next=safe_next(next), error="")
