@@ -1,7 +1,7 @@
 """Running the refresh and rewrite graphs durably: run records, checkpoints, resume, errors.
 
 The run row is written before the graph starts, so a crash before the first checkpoint
-still leaves a trace. Checkpoints live in the store's database (SQLite file or PostgreSQL);
+still leaves a trace. Checkpoints live beside the store (a SQLite file next to it, or the same PostgreSQL database);
 durability is "sync", so a finished node never runs again after a crash, and merging is
 idempotent by edit id, so the node that was running when the process died may safely
 repeat.
@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langgraph.types import Command
+from langgraph.errors import GraphDrained, GraphInterrupt
+from langgraph.runtime import RunControl
+from langgraph.types import Command, Interrupt
 
 from agent.citations import CitationGate
 from agent.llm import build_chat_model
@@ -27,6 +30,23 @@ from agent.store import Store
 from agent.store.verdicts import StoreVerdictCache
 
 
+# Interrupt value that parks a run without an editor: resumed by the next batch, not by review.
+PAUSE_KEY = "absorb_pause"
+
+
+def pause_run(reason: str) -> None:
+    """Stop the calling node before its next model call; its siblings finish their nodes.
+
+    The node is re-run from its first line when the run is resumed, like after `interrupt()`.
+    """
+    raise GraphInterrupt((Interrupt(value={PAUSE_KEY: reason}),))
+
+
+def _pause_reason(interrupts: tuple) -> str | None:
+    return next((i.value[PAUSE_KEY] for i in interrupts
+                 if isinstance(i.value, dict) and PAUSE_KEY in i.value), None)
+
+
 @dataclass
 class RunResult:
     run: Run
@@ -34,6 +54,13 @@ class RunResult:
     merged_revision_id: int | None = None
     outcome: str = ""
     gather: dict = field(default_factory=dict)
+
+
+def checkpoint_path(store: Store) -> str:
+    database = store.engine.url.database or ""
+    if not database or database == ":memory:":
+        return ":memory:"
+    return str(Path(database).with_suffix(".checkpoints.db"))
 
 
 @asynccontextmanager
@@ -55,7 +82,10 @@ async def checkpointer(store: Store) -> AsyncIterator[Any]:
     import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    async with aiosqlite.connect(url.database) as conn:
+    # A file of its own: nodes write the store synchronously on the event loop, and a store
+    # write waiting on a lock that aiosqlite holds until the loop lets it commit would
+    # deadlock. Nothing spans the two files in one transaction either way.
+    async with aiosqlite.connect(checkpoint_path(store)) as conn:
         await conn.execute("PRAGMA busy_timeout=30000")
         await conn.execute("PRAGMA journal_mode=WAL")
         saver = AsyncSqliteSaver(conn)
@@ -113,14 +143,20 @@ def _report_progress(progress: Callable[[str], None], namespace: tuple, update: 
 async def execute(store: Store, run: Run, models: Models, *, graph_input: dict | Command | None,
                   review: str, settings: Settings | None = None, gather: bool = True,
                   budget: TokenBudget | None = None, extra: dict | None = None,
-                  progress: Callable[[str], None] | None = None) -> RunResult:
-    """Invoke (or resume) the run's graph on its thread; the run row tells how it ended."""
+                  progress: Callable[[str], None] | None = None,
+                  control: RunControl | None = None) -> RunResult:
+    """Invoke (or resume) the run's graph on its thread; the run row tells how it ended.
+
+    `control.request_drain(reason)` stops the run at the next step boundary (running nodes
+    finish, their checkpoints are written); such a run, like one paused by `pause_run`,
+    ends `deferred` and the next refresh of the topic continues it.
+    """
     settings = settings or get_settings()
     context = make_context(store, run, models, settings, review=review, gather=gather,
                            budget=budget, extra=extra)
     config = {"configurable": {"thread_id": run.thread_id}, "max_concurrency": settings.concurrency,
               "recursion_limit": 100}
-    store.runs.update(run.id, status=RunStatus.running)
+    store.runs.update(run.id, status=RunStatus.running, error_category=None, error=None)
     try:
         async with checkpointer(store) as saver:
             compiled = _graph(run.kind).compile(checkpointer=saver)
@@ -130,11 +166,14 @@ async def execute(store: Store, run: Run, models: Models, *, graph_input: dict |
                     graph_input = {"topic": run.topic}
             async for namespace, update in compiled.astream(
                     graph_input, config, context=context, durability="sync",
-                    stream_mode="updates", subgraphs=True):
+                    stream_mode="updates", subgraphs=True, control=control):
                 if progress is not None:
                     _report_progress(progress, namespace, update)
             snapshot = await compiled.aget_state(config)
-            state, waiting = snapshot.values, bool(snapshot.interrupts)
+            state, paused = snapshot.values, _pause_reason(snapshot.interrupts)
+            waiting = bool(snapshot.interrupts) and paused is None
+    except GraphDrained as exc:
+        paused, state, waiting = exc.reason, {}, False
     except LLMError as exc:
         store.runs.update(run.id, status=RunStatus.failed, finished=True,
                           error_category=exc.category, error=str(exc))
@@ -144,6 +183,10 @@ async def execute(store: Store, run: Run, models: Models, *, graph_input: dict |
                           error_category=getattr(exc, "category", "internal"),
                           error=f"{type(exc).__name__}: {exc}")
         raise
+    if paused is not None:
+        store.runs.update(run.id, status=RunStatus.deferred, error_category=paused,
+                          error=f"paused ({paused}); the next refresh continues from its checkpoint")
+        return RunResult(run=store.runs.get(run.id), outcome=f"deferred: {paused}")
     proposal_id = state.get("proposal_id")
     status = RunStatus.waiting_review if waiting else RunStatus.done
     store.runs.update(run.id, status=status, finished=not waiting, proposal_id=proposal_id)
@@ -158,7 +201,8 @@ async def refresh_topic(store: Store, topic: str, *, review: str = "manual", res
                         gather: bool = True, judge: bool = True,
                         budget: TokenBudget | None = None,
                         on_run: Callable[[Run], None] | None = None,
-                        progress: Callable[[str], None] | None = None) -> RunResult:
+                        progress: Callable[[str], None] | None = None,
+                        control: RunControl | None = None) -> RunResult:
     """Refresh one topic: continue its unfinished run if there is one, else start a new one."""
     settings = settings or get_settings()
     store.topics.get(topic)
@@ -173,7 +217,8 @@ async def refresh_topic(store: Store, topic: str, *, review: str = "manual", res
         on_run(run)
     models = models or Models.from_settings(settings, judge=judge)
     return await execute(store, run, models, graph_input=graph_input, review=review,
-                         settings=settings, gather=gather, budget=budget, progress=progress)
+                         settings=settings, gather=gather, budget=budget, progress=progress,
+                         control=control)
 
 
 async def resume_review(store: Store, run: Run, decision: dict, *, models: Models | None = None,

@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     retry_max_delay: float = Field(20.0, ge=0, description="Longest single backoff, seconds.")
     retry_deadline: float = Field(300.0, gt=0, description="No retry starts after this many "
                                   "seconds since the first attempt of a call.")
-    concurrency: int = Field(4, ge=1, description="Model calls in flight per event loop.")
-    requests_per_second: float = Field(5.0, ge=0, description="0 disables the rate limiter.")
+    concurrency: int = Field(8, ge=1, description="Model calls in flight per event loop.")
+    requests_per_second: float = Field(10.0, ge=0, description="0 disables the rate limiter.")
     token_budget: int = Field(200_000, ge=0, description="Input+output tokens per run; 0 = no limit.")
     max_output_tokens: int = Field(2000, ge=1)
     prices: dict[str, ModelPrice] = Field(default_factory=dict,
