@@ -16,8 +16,8 @@ def test_defaults(absorb_home: Path, monkeypatch: pytest.MonkeyPatch):
     settings = get_settings()
     assert settings.model == "gpt-4.1-mini"
     assert settings.structured_method == "json_schema"
-    assert (settings.timeout, settings.max_retries, settings.concurrency) == (60.0, 3, 4)
-    assert (settings.requests_per_second, settings.token_budget) == (5.0, 200_000)
+    assert (settings.timeout, settings.max_retries, settings.concurrency) == (60.0, 3, 8)
+    assert (settings.requests_per_second, settings.token_budget) == (10.0, 200_000)
     assert settings.max_output_tokens == 2000
     assert settings.editor_tokens == [] and settings.fetch_allow_private is False
     assert settings.openai_api_key is None and settings.openai_base_url is None
