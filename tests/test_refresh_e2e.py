@@ -157,3 +157,22 @@ def test_usage_reports_tokens_per_node_and_section(cli, topic_with_sources, serv
     assert ("draft", "physical-infrastructure-boom") in nodes
     assert ("judge", None) in nodes or any(n == "judge" for n, _ in nodes)
     assert sum(r["input_tokens"] for r in rows) == data["input_tokens"]
+
+
+@pytest.fixture
+def on_database(database_url):
+    """Parametrises a test over SQLite and PostgreSQL before the topic fixture opens the store."""
+    return database_url
+
+
+def test_refresh_checkpoints_and_merges_on_each_database(on_database, cli, topic_with_sources, server):
+    data = json.loads(cli("refresh", TOPIC, "--no-gather", "--json").out)
+    assert data["status"] == "waiting_review"
+    store = topic_with_sources
+    assert store.engine.url.get_backend_name() == on_database.split(":")[0].split("+")[0]
+    from agent.merge import merge_proposal
+
+    proposal = store.proposals.get(data["proposal_id"])
+    outcome = merge_proposal(store, proposal, actor="editor:test", comment="checked")
+    assert len(outcome.merged) == 2
+    assert store.revisions.current(TOPIC).number == 2
