@@ -68,3 +68,23 @@ def audit_article(article: Article, *, topic: str, revision: int,
             findings.append(Finding(kind="uncited_reference", citation=key,
                                     detail=f"reference never cited: {source.title[:80]}"))
     return AuditReport(topic=topic, revision=revision, sentences=total, findings=findings)
+
+
+def judge_article(store, article: Article) -> list[dict]:  # noqa: ANN001 - agent.store.Store
+    """The citation gate with its LLM judge over every cited sentence of an article."""
+    from agent.citations import CitationGate, Claim
+    from agent.llm import build_chat_model
+    from agent.settings import get_settings
+    from agent.store.verdicts import StoreVerdictCache
+
+    settings = get_settings()
+    gate = CitationGate(build_chat_model("judge", settings), method=settings.structured_method,
+                        cache=StoreVerdictCache(store.engine), recorder=store.runs, settings=settings)
+    cited = [(section.id, sentence) for section in article.sections
+             for sentence in section.sentences() if sentence.citations]
+    ids = sorted({c for _, s in cited for c in s.citations if is_source_id(c)})
+    sources = store.sources.get_many(ids)
+    verdicts = gate.check([Claim(s.text, list(s.citations)) for _, s in cited], sources)
+    return [{"section_id": section_id, "sentence": sentence.text,
+             "verdict": verdict.model_dump(mode="json")}
+            for (section_id, sentence), verdict in zip(cited, verdicts, strict=True)]

@@ -82,3 +82,20 @@ def test_unknown_topic_and_bad_options(cli):
         assert result.code == 2 and "unknown topic 'nope'" in result.err
     assert cli("show", "x", "--format", "pdf").code == 2
     assert cli("import", "x.md", "--topic", "Bad Slug").code == 2
+
+
+def test_audit_with_judge_adds_verdicts(cli, seed_path, monkeypatch):
+    from agent.fake_server import FakeOpenAIServer
+    from tests.scripted import faithful_judge
+
+    cli("import", seed_path, "--topic", "ai-infrastructure")
+    with FakeOpenAIServer() as server:
+        server.on_task("judge", faithful_judge)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        result = cli("audit", "ai-infrastructure", "--judge", "--json")
+    assert result.code == 0, result.err
+    verdicts = json.loads(result.out)["verdicts"]
+    assert len(verdicts) == 20  # every sentence with a citation
+    # the seed's references carry titles only: the structure stage holds every one back
+    assert {v["verdict"]["stage"] for v in verdicts} == {"structure"}
+    assert all(v["verdict"]["label"] != "supported" for v in verdicts)

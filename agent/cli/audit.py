@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from agent.audit import audit_article
+from agent.audit import audit_article, judge_article
 from agent.cli.common import echo, emit_json, err, fail, store_session
 
 
 def audit(
     slug: str,
+    judge: bool = typer.Option(False, "--judge", help="Also run the citation gate's LLM judge "
+                               "on every cited sentence (costs tokens)."),
     as_json: bool = typer.Option(False, "--json", help="The whole report as JSON on stdout."),
 ) -> None:
     """Flag uncited sentences, unresolved markers, unused references and suspect citations."""
@@ -18,6 +20,8 @@ def audit(
         if revision is None:
             fail(f"topic '{slug}' has no revision yet")
         report = audit_article(revision.article, topic=slug, revision=revision.number)
+        if judge:
+            report.verdicts = judge_article(store, revision.article)
     if as_json:
         emit_json({**report.model_dump(mode="json"), "counts": report.counts()})
         return
@@ -26,6 +30,9 @@ def audit(
         where = headings.get(finding.section_id or "", "References")
         sentence = f" \u201c{finding.sentence[:90]}\u201d" if finding.sentence else ""
         echo(f"{finding.kind}\t{where}{sentence}\t{finding.detail}")
+    for item in report.verdicts:
+        echo(f"verdict\t{headings.get(item['section_id'], '')} \u201c{item['sentence'][:90]}\u201d\t"
+             f"{item['verdict']['label']} ({item['verdict']['stage']}): {item['verdict']['reason']}")
     counts = report.counts()
     err.print(f"{report.sentences} sentences: {counts['uncited']} uncited, {counts['unresolved']} "
               f"unresolved markers, {counts['suspect_citation']} suspect citations, "
