@@ -31,6 +31,7 @@ _KIND_SUFFIXES = {"X / Twitter": "tweet", "tweet": "tweet", "blog": "blog", "exp
                   "paper": "paper", "news": "news", "web": "web"}
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "prof", "inc", "ltd", "co",
                   "corp", "jr", "sr", "st", "no", "fig", "approx", "cf", "al", "est", "dept"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SENTENCE_END = re.compile(r"([.!?…]+[\"'”’)\]]*)((?:\s*\[(?:[A-Za-z]+:\d+|\d+)\])*)(\s+)(?=\S)")
 
 
@@ -53,9 +54,11 @@ def decode_page(data: bytes) -> str:
     if b"\x00" in data[:8192]:
         raise PageError("file is binary, not a text page")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PageError(f"file is not UTF-8 text (bad byte at offset {exc.start})") from None
+    # Control characters (terminal escapes among them) are never article text.
+    return _CONTROL.sub("", text)
 
 
 def split_sentences(paragraph: str) -> list[str]:

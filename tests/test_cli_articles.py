@@ -99,3 +99,13 @@ def test_audit_with_judge_adds_verdicts(cli, seed_path, monkeypatch):
     # the seed's references carry titles only: the structure stage holds every one back
     assert {v["verdict"]["stage"] for v in verdicts} == {"structure"}
     assert all(v["verdict"]["label"] != "supported" for v in verdicts)
+
+
+def test_terminal_escapes_in_text_never_reach_stdout(cli, tmp_path):
+    page = tmp_path / "evil.md"
+    page.write_text("# Evil \x1b[31mred\n\n## Part \x1b]0;title\x07\n\nA sentence \x1b[2J here [1].\n\n"
+                    "1. [1]Source \x1b[5mblink · web\n")
+    assert cli("import", page, "--topic", "evil").code == 0
+    for args in (("show", "evil"), ("audit", "evil"), ("topics",)):
+        result = cli(*args)
+        assert "\x1b" not in result.out and "\x07" not in result.out

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.common import echo, emit_json, err, fail, store_session
+from agent.cli.common import echo, emit_json, err, fail, safe_text, store_session
 from agent.markdown import PageError, decode_page, export_page, parse_page
 from agent.models import slugify
 
@@ -106,7 +106,7 @@ def show(
         emit_json({"topic": slug, "revision": revision.number, "revision_id": revision.id,
                    "sha256": revision.sha256, **revision.article.model_dump(mode="json")})
     else:
-        typer.echo(export_page(revision.article), nl=False)
+        typer.echo(safe_text(export_page(revision.article)), nl=False)
 
 
 def history(slug: str, as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:

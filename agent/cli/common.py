@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +52,15 @@ def store_session() -> Iterator["Store"]:  # noqa: F821 - imported lazily to kee
         store.close()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe_text(text: str) -> str:
+    """Source text and model output may carry terminal escape sequences: never let them
+    reach a terminal. Tabs and newlines stay."""
+    return _CONTROL.sub("\ufffd", text)
+
+
 def echo(text: str = "") -> None:
-    """Human-readable data on stdout (markup-free so it can be piped)."""
-    typer.echo(text)
+    """Human-readable data on stdout (markup-free so it can be piped), control codes neutralised."""
+    typer.echo(safe_text(text))
