@@ -240,5 +240,6 @@ def test_two_editors_approving_at_once_merge_once(store, seed_path):
         thread.join()
     assert not errors
     assert [r.number for r in store.revisions.history(TOPIC)] == [1, 2]
-    assert store.proposals.get(pid).status.value == "merged"
+    final = store.proposals.get(pid)
+    assert final.status.value == "merged", [final.status, [e.status for e in final.edits], results]
     assert sorted(n for r in results for n in r.merged) in ([1, 2], [1, 1, 2, 2])
