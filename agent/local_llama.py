@@ -1,0 +1,86 @@
+"""`python -m agent.local_llama ARGS`: llama.cpp's OpenAI-compatible server, plus a Gemma chat
+format that keeps the system prompt.
+
+The bundled GGUF carries no chat template, so llama-cpp-python would fall back to Llama 2's
+`[INST]` format, and its own "gemma" format silently drops system messages, which is where
+absorb's instructions live. Gemma 3's official template folds the system text into the first
+user turn and refuses two user turns in a row (absorb's one re-ask adds a second); this
+format does the first and merges the second instead of failing. Everything else is
+`python -m llama_cpp.server` unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+GEMMA_FORMAT = "absorb-gemma"
+TURN_END = "<end_of_turn>"
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _answer_format(tools: list | None, tool_choice: Any) -> str:
+    """The schema the grammar will enforce, said in words: a small model fills fields better
+    when it can read their descriptions."""
+    if not tools or not isinstance(tool_choice, dict):
+        return ""
+    name = tool_choice.get("function", {}).get("name")
+    tool = next((t for t in tools if t.get("function", {}).get("name") == name), None)
+    if tool is None:
+        return ""
+    schema = json.dumps(tool["function"].get("parameters", {}), separators=(",", ":"))
+    return f"Answer with one JSON object for {name}, following this JSON schema: {schema}"
+
+
+def gemma_prompt(messages: list[dict], tools: list | None = None,
+                 tool_choice: Any = None) -> str:
+    """Gemma turns: system text first in the first user turn, same-role turns merged."""
+    system = [_text(m.get("content")) for m in messages if m.get("role") == "system"]
+    answer_format = _answer_format(tools, tool_choice)
+    if answer_format:
+        system.append(answer_format)
+    turns: list[list[str]] = []
+    for message in messages:
+        role = {"system": None, "assistant": "model"}.get(message.get("role"), "user")
+        if role is None:
+            continue
+        text = _text(message.get("content"))
+        if turns and turns[-1][0] == role:
+            turns[-1][1] += "\n\n" + text
+        else:
+            turns.append([role, text])
+    preamble = "\n\n".join(part for part in system if part)
+    if preamble:
+        if turns and turns[0][0] == "user":
+            turns[0][1] = f"{preamble}\n\n{turns[0][1]}"
+        else:
+            turns.insert(0, ["user", preamble])
+    body = "".join(f"<start_of_turn>{role}\n{text.strip()}{TURN_END}\n" for role, text in turns)
+    return body + "<start_of_turn>model\n"
+
+
+def register() -> None:
+    from llama_cpp import llama_chat_format
+
+    @llama_chat_format.register_chat_format(GEMMA_FORMAT)
+    def format_absorb_gemma(messages: list[dict], **kwargs: Any):  # noqa: ANN202
+        prompt = gemma_prompt(messages, kwargs.get("tools"), kwargs.get("tool_choice"))
+        return llama_chat_format.ChatFormatterResponse(prompt=prompt, stop=TURN_END)
+
+
+def main() -> None:
+    register()
+    from llama_cpp.server.__main__ import main as serve
+
+    serve()
+
+
+if __name__ == "__main__":
+    main()
