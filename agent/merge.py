@@ -26,11 +26,18 @@ class MergeOutcome:
     already: list[str] = field(default_factory=list)
 
 
-def _section_unchanged(article: Article, edit: Edit) -> bool:
+def edit_applies(article: Article, edit: Edit) -> bool:
+    """True while the edit's section is as it was at the base (or, if new, still absent)."""
     section = article.section(edit.section_id)
     if edit.new_section:
         return section is None
     return section is not None and section.sentences() == edit.old_sentences
+
+
+def refusal(edit: Edit) -> str:
+    return (f"section '{edit.heading}' changed since the proposal was drafted; redraft it "
+            f"(`absorb rewrite TOPIC {edit.section_id}` or `absorb propose TOPIC --section "
+            f"{edit.section_id} --file FILE.md`)")
 
 
 def apply_edits(article: Article, edits: list[Edit], sources: dict[str, Source]) -> Article:
@@ -74,11 +81,10 @@ def merge_proposal(store: Store, proposal: Proposal, *, approve: list[str] | Non
             edit = by_id[edit_id]
             if edit_id in already:
                 continue
-            if _section_unchanged(current.article, edit):
+            if edit_applies(current.article, edit):
                 to_apply.append(edit)
             else:
-                outcome.refused[edit_id] = (
-                    f"section '{edit.heading}' changed since the proposal was drafted; redraft it")
+                outcome.refused[edit_id] = refusal(edit)
         if not to_apply:
             break
         cited = {k for e in to_apply for s in e.new_sentences() for k in s.citations if is_source_id(k)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from agent.citations import CitationGate, Claim
 from agent.markdown import parse_sentence, reference_numbering, split_sentences
-from agent.merge import merge_proposal
+from agent.merge import edit_applies, merge_proposal, refusal
 from agent.models import (Article, Edit, EditStatus, Proposal, ProposalStatus, Revision, RunStatus,
                           Sentence, is_source_id, slugify)
 from agent.store import NotFound, Store
@@ -45,19 +45,6 @@ class Decision:
     @property
     def nothing(self) -> bool:
         return not (self.merged or self.rejected or self.refused)
-
-
-def edit_applies(article: Article, edit: Edit) -> bool:
-    """True while the edit's section is as it was at the base (or, if new, still absent)."""
-    section = article.section(edit.section_id)
-    if edit.new_section:
-        return section is None
-    return section is not None and section.sentences() == edit.old_sentences
-
-
-def refusal(edit: Edit) -> str:
-    return (f"section '{edit.heading}' changed since the proposal was drafted; redraft it "
-            f"(`absorb propose TOPIC --section {edit.section_id} --file FILE.md`)")
 
 
 def is_stale(store: Store, proposal: Proposal, current: Revision | None) -> bool:
