@@ -9,6 +9,7 @@ repeat.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -63,6 +64,10 @@ def checkpoint_path(store: Store) -> str:
     return str(Path(database).with_suffix(".checkpoints.db"))
 
 
+_saver_ready: set[str] = set()
+_SETUP_LOCK = 0x61627362  # "absb": the advisory lock key of the checkpoint tables' setup
+
+
 @asynccontextmanager
 async def checkpointer(store: Store) -> AsyncIterator[Any]:
     """LangGraph's saver on the store's own database."""
@@ -76,7 +81,18 @@ async def checkpointer(store: Store) -> AsyncIterator[Any]:
         async with await AsyncConnection.connect(conninfo, autocommit=True, prepare_threshold=None,
                                                  row_factory=dict_row) as conn:
             saver = AsyncPostgresSaver(conn)
-            await saver.setup()
+            if conninfo not in _saver_ready:
+                # Concurrent setup() of a fresh database races on CREATE TABLE (batch, workers).
+                # Poll instead of blocking: a waiter inside pg_advisory_lock() holds a
+                # transaction open, which the holder's CREATE INDEX CONCURRENTLY waits for.
+                while not (await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok",
+                                                     (_SETUP_LOCK,))).fetchone())["ok"]:
+                    await asyncio.sleep(0.05)
+                try:
+                    await saver.setup()
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+                _saver_ready.add(conninfo)
             yield saver
         return
     import aiosqlite

@@ -10,7 +10,8 @@ from agent.models import LLMCall, Run, RunStatus, utcnow
 from agent.store.errors import NotFound
 from agent.store.schema import llm_calls, runs, topic_locks
 
-UNFINISHED = (RunStatus.admitted.value, RunStatus.running.value)
+# A deferred run (out of night budget, or drained by SIGTERM) is resumed from its checkpoint.
+UNFINISHED = (RunStatus.admitted.value, RunStatus.running.value, RunStatus.deferred.value)
 
 
 def _run(row: sa.Row) -> Run:
@@ -49,6 +50,11 @@ class RunRepo:
                 runs.c.topic == topic, runs.c.kind == kind, runs.c.status.in_(UNFINISHED))
                 .order_by(runs.c.id.desc()).limit(1)).one_or_none()
         return None if row is None else _run(row)
+
+    def unfinished_topics(self, kind: str) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(runs.c.topic).distinct().where(
+                runs.c.kind == kind, runs.c.status.in_(UNFINISHED))).scalars())
 
     def list(self, *, topic: str | None = None, limit: int = 200) -> list[Run]:
         query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
@@ -111,3 +117,24 @@ class RunRepo:
         with self.engine.begin() as conn:
             conn.execute(sa.delete(topic_locks).where(topic_locks.c.topic == topic,
                                                       topic_locks.c.holder == holder))
+
+    def renew_topic_lock(self, topic: str, holder: str, ttl_seconds: float) -> bool:
+        """Push the expiry of a lock this holder still has; False if it was lost."""
+        from datetime import timedelta
+
+        with self.engine.begin() as conn:
+            moved = conn.execute(sa.update(topic_locks).where(
+                topic_locks.c.topic == topic, topic_locks.c.holder == holder).values(
+                expires_at=utcnow() + timedelta(seconds=ttl_seconds))).rowcount
+        return moved > 0
+
+    def topic_lock_holder(self, topic: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(topic_locks.c.holder)
+                                .where(topic_locks.c.topic == topic)).scalar_one_or_none()
+
+    def break_topic_lock(self, topic: str, holder: str) -> bool:
+        """Remove a dead holder's lock; only if that holder still has it (compare and delete)."""
+        with self.engine.begin() as conn:
+            return conn.execute(sa.delete(topic_locks).where(
+                topic_locks.c.topic == topic, topic_locks.c.holder == holder)).rowcount > 0
