@@ -10,6 +10,7 @@ from agent.cli import articles, audit, demo, eval_cmd, refresh_cmd, rewrite_cmd
 from agent.cli import sources_cmd
 from agent.cli import review_cmd
 from agent.cli import local_cmd
+from agent.cli import batch_cmd
 from agent.cli.common import UserError, err
 from rich.text import Text
 
@@ -40,6 +41,7 @@ app.add_typer(review_cmd.review_app, name="review")
 app.command("propose")(review_cmd.propose)
 app.command("serve")(review_cmd.serve)
 app.add_typer(local_cmd.local_app, name="local")
+app.command("worker")(batch_cmd.worker)
 
 
 def run(args: list[str]) -> int:

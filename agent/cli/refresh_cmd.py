@@ -12,7 +12,7 @@ from agent.cli.common import echo, emit_json, err, fail, store_session
 
 
 def refresh(
-    topic: str = typer.Argument(..., help="Topic slug to refresh."),
+    topic: str | None = typer.Argument(None, help="Topic slug to refresh (or --all)."),
     review: str = typer.Option("manual", help="manual: park the proposal for an editor; "
                                "auto: merge edits whose every sentence passed the gate."),
     resume: bool = typer.Option(True, "--resume/--new", help="Continue the topic's unfinished "
@@ -20,6 +20,14 @@ def refresh(
     judge: str = typer.Option("llm", help="Citation gate judge: llm, or none (deterministic checks only)."),
     gather: bool = typer.Option(True, "--gather/--no-gather", help="Pull the topic's feeds first."),
     as_json: bool = typer.Option(False, "--json", help="The run's result as JSON on stdout."),
+    all_topics: bool = typer.Option(False, "--all", help="Every topic with new sources (the "
+                                    "overnight batch); exit 0 only if every topic ended cleanly."),
+    concurrency: int = typer.Option(4, help="With --all: topics refreshed at once."),
+    budget_tokens: int = typer.Option(0, envvar="ABSORB_BATCH_BUDGET_TOKENS", help="With --all: "
+                                      "the night's token budget; topics that do not fit are "
+                                      "deferred. 0 means no limit."),
+    queue: bool = typer.Option(False, "--queue", help="With --all: enqueue one job per topic for "
+                               "`absorb worker` (PostgreSQL) instead of running them here."),
 ) -> None:
     """Turn a topic's new sources into a proposal of cited section edits."""
     from agent.runner import refresh_topic
@@ -28,6 +36,18 @@ def refresh(
         fail("--review must be manual or auto")
     if judge not in ("llm", "none"):
         fail("--judge must be llm or none")
+    if all_topics:
+        if topic is not None:
+            fail("give a TOPIC or --all, not both")
+        from agent.cli.batch_cmd import refresh_all
+
+        refresh_all(concurrency=concurrency, budget_tokens=budget_tokens, review=review,
+                    judge=judge == "llm", gather=gather, queue=queue, as_json=as_json)
+        return
+    if topic is None:
+        fail("give a TOPIC to refresh, or --all")
+    if queue:
+        fail("--queue goes with --all")
     with store_session() as store:
         store.topics.get(topic)
         with err.status(f"refreshing {topic}") as status:
