@@ -57,9 +57,10 @@ def test_demo_with_a_configured_model_leaves_a_pending_proposal(cli, monkeypatch
         assert fake.requests_for("draft_section")
     assert "tiny local model" not in result.err
     assert _gate_counts(result.err) == (1, 1)
-    assert "## Training and Compute Efficiency" in result.out
-    assert re.search(r"\+ supported +Decoupled DiLoCo", result.out)
-    assert re.search(r"x \w+ +CCCL.* in 2031\. .*held back by numbers", result.out)
+    assert "edit 1 · Training and Compute Efficiency · pending" in result.out
+    assert re.search(r"new sentences:\n +\[supported/judge\] Decoupled DiLoCo", result.out)
+    assert re.search(r"held back by the gate:\n +\[unsupported/numbers\] CCCL.* in 2031 ",
+                     result.out)
     assert "absorb review show 1" in result.err and "absorb serve" in result.err
     store = open_store()
     try:

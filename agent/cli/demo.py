@@ -66,8 +66,11 @@ def demo(
     if proposal_id is None:
         return
     err.print(f"== 6. proposal {proposal_id}: every drafted sentence and the gate's verdict")
+    run_step("review", "show", str(proposal_id))
     with store_session() as store:
-        print_proposal(store.proposals.get(proposal_id))
+        accepted, held = gate_counts(store.proposals.get(proposal_id))
+    err.print(f"gate: {accepted} drafted sentences accepted, {held} held back (held-back "
+              "sentences never reach the article; where one replaced old text, the old text stays)")
     print_next_steps(proposal_id)
 
 
@@ -118,28 +121,10 @@ def print_model_speed(calls: list, elapsed: float, *, local: bool) -> None:
               f"{'local ' if local else ''}model{speed}")
 
 
-def print_proposal(proposal) -> None:  # noqa: ANN001 - Proposal
-    """Each edit: the sentences the gate let through, and those it held back, with why."""
-    accepted = held = 0
-    for edit in proposal.edits:
-        echo(f"\n## {edit.heading}{' (new section)' if edit.new_section else ''}  [{edit.id}]")
-        if edit.rationale:
-            echo(f"   rationale: {edit.rationale}")
-        old = {(s.text, tuple(s.citations)) for s in edit.old_sentences}
-        fresh = [s for s in edit.new_sentences() if (s.text, tuple(s.citations)) not in old]
-        for sentence, verdict in zip(fresh, edit.verdicts, strict=False):
-            accepted += 1
-            quote = f' — "{verdict.quotes[0].text[:100]}"' if verdict.quotes else ""
-            echo(f"   + {verdict.label.value:<12} {sentence.text} "
-                 f"[{', '.join(sentence.citations)}] ({verdict.stage}){quote}")
-        for dropped in edit.dropped:
-            held += 1
-            verdict = dropped.verdict
-            echo(f"   x {verdict.label.value:<12} {dropped.sentence.text} "
-                 f"[{', '.join(dropped.sentence.citations) or 'no citation'}] "
-                 f"held back by {verdict.stage}: {verdict.reason}")
-    err.print(f"gate: {accepted} drafted sentences accepted, {held} held back "
-              f"(held-back sentences never reach the article; the old text stays)")
+def gate_counts(proposal) -> tuple[int, int]:  # noqa: ANN001 - Proposal
+    """Drafted sentences the gate let through, and those it held back."""
+    return (sum(len(edit.verdicts) for edit in proposal.edits),
+            sum(len(edit.dropped) for edit in proposal.edits))
 
 
 def print_next_steps(proposal_id: int) -> None:
