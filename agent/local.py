@@ -12,9 +12,11 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -207,11 +209,40 @@ class LocalServer:
         return " | ".join(text[-_LOG_TAIL_CHARS:].splitlines()[-8:]) or "(empty log)"
 
     def __enter__(self) -> LocalServer:
-        return self.start() if self.process is None else self
+        # The server runs in a session of its own, so a SIGTERM or SIGHUP that ends absorb
+        # would orphan it: turn them into SystemExit, which runs __exit__ and stops it.
+        self._previous_handlers = _exit_on_signals()
+        try:
+            return self.start() if self.process is None else self
+        except BaseException:
+            _restore(self._previous_handlers)
+            raise
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            _restore(getattr(self, "_previous_handlers", {}))
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _exit_on_signals() -> dict:
+    """Install SystemExit handlers (main thread only; elsewhere signals stay as they are)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def leave(number: int, frame: object) -> None:
+        raise SystemExit(128 + number)
+
+    return {number: signal.signal(number, leave) for number in _SIGNALS}
+
+
+def _restore(previous: dict) -> None:
+    for number, handler in previous.items():
+        signal.signal(number, handler)
 
 
 def _answers(url: str) -> bool:

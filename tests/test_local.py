@@ -6,6 +6,7 @@ import hashlib
 import socket
 import sys
 import textwrap
+import time
 import types
 from pathlib import Path
 
@@ -188,3 +189,38 @@ def test_cli_local_model_prints_the_path_or_one_line_error(cli, tmp_path, monkey
     assert missing.code == 3
     assert missing.err.strip().startswith("error (local_model):")
     assert "no such model file" in missing.err and "Traceback" not in missing.err
+
+
+def test_sigterm_to_absorb_still_stops_the_server(tmp_path):
+    """The server has a session of its own; absorb ending on SIGTERM must not orphan it."""
+    import os
+    import signal
+    import subprocess
+
+    pid_file = tmp_path / "server.pid"
+    script = f"""
+        import os, sys, time
+        from pathlib import Path
+        from agent.local import LocalServer
+        child = [sys.executable, "-c", "import time; time.sleep(60)"]
+        server = LocalServer(child, 1, Path({str(tmp_path / 'log')!r}), model_name="m",
+                             probe=lambda url: True)
+        with server:
+            Path({str(pid_file)!r}).write_text(str(server.process.pid))
+            time.sleep(60)
+    """
+    absorb = subprocess.Popen(_python(script), cwd=Path(__file__).resolve().parents[1])
+    try:
+        for _ in range(200):
+            if pid_file.exists() and pid_file.read_text():
+                break
+            time.sleep(0.05)
+        server_pid = int(pid_file.read_text())
+        absorb.send_signal(signal.SIGTERM)
+        assert absorb.wait(20) == 128 + signal.SIGTERM
+        with pytest.raises(ProcessLookupError):
+            for _ in range(100):
+                os.kill(server_pid, 0)  # raises once the server is gone (and reaped)
+                time.sleep(0.05)
+    finally:
+        absorb.kill()
