@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
+import openai
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, ValidationError
 from tenacity import (AsyncRetrying, RetryCallState, Retrying, retry_if_exception,
@@ -63,6 +64,10 @@ def build_chat_model(role: str, settings: Settings | None = None) -> BaseChatMod
         max_tokens=settings.max_output_tokens,
         rate_limiter=shared_rate_limiter(settings.requests_per_second),
         use_responses_api=False,
+        # Our own async client per model: langchain-openai's default one is cached for the
+        # whole process and bound to the first event loop, so a second asyncio.run (the demo,
+        # a worker's next job) failed with "Event loop is closed".
+        http_async_client=openai.DefaultAsyncHttpxClient(timeout=settings.timeout),
         **extra,
     )
 

@@ -57,17 +57,6 @@ def script_server(server: FakeOpenAIServer, failing: str | None = None) -> None:
         server.on_task(task, wrap(handler))
 
 
-@pytest.fixture
-def cli(cli):
-    """The CLI, with langchain-openai's process-wide async HTTP client dropped before each
-    command: it is cached across event loops, and each command runs its own loop."""
-    from langchain_openai.chat_models import _client_utils
-
-    def invoke(*args: str):
-        _client_utils._cached_async_httpx_client.cache_clear()
-        return cli(*args)
-
-    return invoke
 
 
 @pytest.fixture

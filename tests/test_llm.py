@@ -262,3 +262,23 @@ async def test_a_server_refusing_json_schema_suggests_function_calling(server):
     server.default = Fault.server_error()
     with pytest.raises(LLMError, match="ABSORB_STRUCTURED_METHOD=function_calling"):
         await ask("json_schema")
+
+
+def test_a_second_event_loop_gets_a_working_client(monkeypatch):
+    """Each command runs its own loop; a model built for the second must not reuse the first's."""
+    import asyncio
+
+    from agent.fake_server import FakeOpenAIServer
+    from agent.llm import build_chat_model, call_structured
+    from agent.prompting import load_prompt
+    from agent.triage import TriageAnswer
+
+    with FakeOpenAIServer(default={"decisions": []}) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        messages = load_prompt("triage").render(topic_title="t", topic_scope="s",
+                                                section_outline="a: A", sources="none")
+        for _ in range(2):
+            answer = asyncio.run(call_structured(build_chat_model("triage"), TriageAnswer,
+                                                 messages, node="triage"))
+            assert answer.decisions == []
+        assert server.request_count == 2
