@@ -210,8 +210,9 @@ class LocalServer:
 
     def __enter__(self) -> LocalServer:
         # The server runs in a session of its own, so a SIGTERM or SIGHUP that ends absorb
-        # would orphan it: turn them into SystemExit, which runs __exit__ and stops it.
-        self._previous_handlers = _exit_on_signals()
+        # would orphan it. Stop it first (a request in flight in a worker thread would
+        # otherwise hold up the exit until it is answered), then leave with SystemExit.
+        self._previous_handlers = _exit_on_signals(self.stop)
         try:
             return self.start() if self.process is None else self
         except BaseException:
@@ -229,12 +230,13 @@ class LocalServer:
 _SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-def _exit_on_signals() -> dict:
+def _exit_on_signals(cleanup: Callable[[], None]) -> dict:
     """Install SystemExit handlers (main thread only; elsewhere signals stay as they are)."""
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def leave(number: int, frame: object) -> None:
+        cleanup()
         raise SystemExit(128 + number)
 
     return {number: signal.signal(number, leave) for number in _SIGNALS}
