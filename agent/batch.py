@@ -15,6 +15,8 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
@@ -113,6 +115,26 @@ def acquire_topic(store: Store, topic: str, holder: str, ttl: float) -> str | No
             return None
         current = store.runs.topic_lock_holder(topic)
     return current or "another batch"
+
+
+class TopicLocked(Exception):
+    """Someone else is refreshing or rewriting the topic right now."""
+
+    category = "locked"
+
+
+@contextmanager
+def topic_lock(store: Store, topic: str, kind: str, ttl: float = 3600.0) -> Iterator[str]:
+    """Hold the topic's lock for one command: two processes on one run's thread would fork
+    its checkpoint chain."""
+    holder = holder_name(kind)
+    other = acquire_topic(store, topic, holder, ttl)
+    if other is not None:
+        raise TopicLocked(f"topic '{topic}' is being worked on by {other}; try again when it ends")
+    try:
+        yield holder
+    finally:
+        store.runs.unlock_topic(topic, holder)
 
 
 async def _keep_lock(store: Store, topic: str, holder: str, ttl: float) -> None:

@@ -176,3 +176,15 @@ def test_refresh_checkpoints_and_merges_on_each_database(on_database, cli, topic
     outcome = merge_proposal(store, proposal, actor="editor:test", comment="checked")
     assert len(outcome.merged) == 2
     assert store.revisions.current(TOPIC).number == 2
+
+
+def test_a_topic_being_refreshed_elsewhere_is_refused(cli, topic_with_sources, server):
+    store = topic_with_sources
+    assert store.runs.lock_topic(TOPIC, "otherhost:1:batch:abc", 600)
+    result = cli("refresh", TOPIC, "--no-gather")
+    assert result.code == 3
+    assert "being worked on by otherhost:1:batch:abc" in result.err
+    assert server.request_count == 0
+    store.runs.unlock_topic(TOPIC, "otherhost:1:batch:abc")
+    assert cli("refresh", TOPIC, "--no-gather").code == 0
+    assert store.runs.topic_lock_holder(TOPIC) is None  # released after the command

@@ -48,9 +48,12 @@ def refresh(
         fail("give a TOPIC to refresh, or --all")
     if queue:
         fail("--queue goes with --all")
+    from agent.batch import topic_lock
+
     with store_session() as store:
         store.topics.get(topic)
-        with err.status(f"refreshing {topic}") as status:
+        # A topic locked by a batch or another refresh ends here in one line ("locked").
+        with topic_lock(store, topic, "refresh"), err.status(f"refreshing {topic}") as status:
             def progress(step: str) -> None:
                 status.update(f"refreshing {topic}: {step}")
                 err.print(Text.assemble(("  ✓ ", "green"), step))

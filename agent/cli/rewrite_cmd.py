@@ -35,7 +35,9 @@ def rewrite(
         if found is None:
             names = ", ".join(f"'{s.heading}'" for s in current.article.sections)
             fail(f"no section '{section}' in {topic}; sections are: {names}")
-        with err.status(f"rewriting {found.heading}") as status:
+        from agent.batch import topic_lock
+
+        with topic_lock(store, topic, "rewrite"), err.status(f"rewriting {found.heading}") as status:
             def progress(step: str) -> None:
                 status.update(f"rewriting {found.heading}: {step}")
                 err.print(Text.assemble(("  ✓ ", "green"), step))
