@@ -11,7 +11,6 @@ format does the first and merges the second instead of failing. Everything else 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 GEMMA_FORMAT = "absorb-gemma"
@@ -27,16 +26,16 @@ def _text(content: Any) -> str:
 
 
 def _answer_format(tools: list | None, tool_choice: Any) -> str:
-    """The schema the grammar will enforce, said in words: a small model fills fields better
-    when it can read their descriptions."""
+    """The fields the grammar will enforce, named. Only named: given the whole JSON schema,
+    the 270M model copied its descriptions ("One sentence: why.") into its answers."""
     if not tools or not isinstance(tool_choice, dict):
         return ""
     name = tool_choice.get("function", {}).get("name")
     tool = next((t for t in tools if t.get("function", {}).get("name") == name), None)
     if tool is None:
         return ""
-    schema = json.dumps(tool["function"].get("parameters", {}), separators=(",", ":"))
-    return f"Answer with one JSON object for {name}, following this JSON schema: {schema}"
+    fields = ", ".join(tool["function"].get("parameters", {}).get("properties", {}))
+    return f"Answer with one JSON object with the fields: {fields}."
 
 
 def gemma_prompt(messages: list[dict], tools: list | None = None,
@@ -67,12 +66,25 @@ def gemma_prompt(messages: list[dict], tools: list | None = None,
 
 
 def register() -> None:
+    """Register GEMMA_FORMAT: Gemma turns, decoded greedily.
+
+    absorb sends no temperature, so the server's default of 0.8 would apply; a 270M model
+    sampling at 0.8 wanders off the source text it should copy, and copying is what the
+    citation gate rewards.
+    """
     from llama_cpp import llama_chat_format
 
-    @llama_chat_format.register_chat_format(GEMMA_FORMAT)
     def format_absorb_gemma(messages: list[dict], **kwargs: Any):  # noqa: ANN202
         prompt = gemma_prompt(messages, kwargs.get("tools"), kwargs.get("tool_choice"))
         return llama_chat_format.ChatFormatterResponse(prompt=prompt, stop=TURN_END)
+
+    handler = llama_chat_format.chat_formatter_to_chat_completion_handler(format_absorb_gemma)
+
+    def greedy(**kwargs: Any) -> Any:
+        return handler(**{**kwargs, "temperature": 0.0})
+
+    llama_chat_format.LlamaChatCompletionHandlerRegistry().register_chat_completion_handler(
+        GEMMA_FORMAT, greedy)
 
 
 def main() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from agent.local_llama import gemma_prompt
 
 TOOL = {"type": "function", "function": {"name": "Capital", "parameters": {
@@ -32,12 +30,11 @@ def test_assistant_turns_become_model_turns_and_content_parts_are_read():
                       "<start_of_turn>user\nagain<end_of_turn>\n<start_of_turn>model\n")
 
 
-def test_the_forced_tool_schema_is_spelled_out_for_the_model():
+def test_the_forced_tool_fields_are_named_for_the_model():
     prompt = gemma_prompt([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}],
                           tools=[TOOL], tool_choice={"type": "function",
                                                      "function": {"name": "Capital"}})
-    schema = json.dumps(TOOL["function"]["parameters"], separators=(",", ":"))
-    assert f"S\n\nAnswer with one JSON object for Capital, following this JSON schema: {schema}" \
-        "\n\nU<end_of_turn>" in prompt
-    assert "JSON schema" not in gemma_prompt([{"role": "user", "content": "U"}], tools=[TOOL],
+    assert "S\n\nAnswer with one JSON object with the fields: city.\n\nU<end_of_turn>" in prompt
+    assert "The city." not in prompt  # descriptions get copied into answers by small models
+    assert "JSON object" not in gemma_prompt([{"role": "user", "content": "U"}], tools=[TOOL],
                                              tool_choice="auto")
