@@ -65,8 +65,40 @@ def gemma_prompt(messages: list[dict], tools: list | None = None,
     return body + "<start_of_turn>model\n"
 
 
+TOP_LEVEL_ITEMS = 8
+NESTED_ITEMS = 4
+
+
+def bound_arrays(schema: Any, *, top_level: bool = True) -> Any:
+    """A copy of a JSON schema whose arrays have a maxItems, so the grammar built from it
+    ends every list. Greedy decoding of a 270M model otherwise repeats list items (seen:
+    triage listing the same eight sources again until max_tokens cut it off)."""
+    if isinstance(schema, list):
+        return [bound_arrays(item, top_level=top_level) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    bounded = {}
+    for key, value in schema.items():
+        if key == "properties" and isinstance(value, dict):
+            bounded[key] = {name: bound_arrays(sub, top_level=top_level)
+                            for name, sub in value.items()}
+        else:
+            bounded[key] = bound_arrays(value, top_level=False)
+    if bounded.get("type") == "array" and "maxItems" not in bounded:
+        bounded["maxItems"] = TOP_LEVEL_ITEMS if top_level else NESTED_ITEMS
+    return bounded
+
+
+def _bounded_tools(tools: list | None) -> list | None:
+    if not tools:
+        return tools
+    return [{**tool, "function": {**tool["function"], "parameters": bound_arrays(
+        tool["function"].get("parameters", {}))}} if "function" in tool else tool
+        for tool in tools]
+
+
 def register() -> None:
-    """Register GEMMA_FORMAT: Gemma turns, decoded greedily.
+    """Register GEMMA_FORMAT: Gemma turns, decoded greedily, lists bounded.
 
     absorb sends no temperature, so the server's default of 0.8 would apply; a 270M model
     sampling at 0.8 wanders off the source text it should copy, and copying is what the
@@ -81,7 +113,8 @@ def register() -> None:
     handler = llama_chat_format.chat_formatter_to_chat_completion_handler(format_absorb_gemma)
 
     def greedy(**kwargs: Any) -> Any:
-        return handler(**{**kwargs, "temperature": 0.0})
+        return handler(**{**kwargs, "temperature": 0.0,
+                          "tools": _bounded_tools(kwargs.get("tools"))})
 
     llama_chat_format.LlamaChatCompletionHandlerRegistry().register_chat_completion_handler(
         GEMMA_FORMAT, greedy)

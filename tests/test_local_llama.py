@@ -38,3 +38,20 @@ def test_the_forced_tool_fields_are_named_for_the_model():
     assert "The city." not in prompt  # descriptions get copied into answers by small models
     assert "JSON object" not in gemma_prompt([{"role": "user", "content": "U"}], tools=[TOOL],
                                              tool_choice="auto")
+
+
+def test_arrays_get_a_bound_so_greedy_decoding_cannot_repeat_items_forever():
+    from agent.local_llama import bound_arrays
+
+    schema = {"type": "object", "properties": {
+        "decisions": {"type": "array", "items": {"$ref": "#/$defs/Decision"}},
+        "fixed": {"type": "array", "maxItems": 2, "items": {"type": "string"}}},
+        "$defs": {"Decision": {"type": "object", "properties": {
+            "sections": {"type": "array", "items": {"type": "string"}},
+            "reason": {"type": "string"}}}}}
+    bounded = bound_arrays(schema)
+    assert bounded["properties"]["decisions"]["maxItems"] == 8
+    assert bounded["properties"]["fixed"]["maxItems"] == 2
+    assert bounded["$defs"]["Decision"]["properties"]["sections"]["maxItems"] == 4
+    assert "maxItems" not in bounded["$defs"]["Decision"]["properties"]["reason"]
+    assert "maxItems" not in schema["properties"]["decisions"]  # the request is not changed
