@@ -109,3 +109,12 @@ def test_terminal_escapes_in_text_never_reach_stdout(cli, tmp_path):
     for args in (("show", "evil"), ("audit", "evil"), ("topics",)):
         result = cli(*args)
         assert "\x1b" not in result.out and "\x07" not in result.out
+
+
+def test_oversized_file_is_refused_before_reading(cli, tmp_path):
+    huge = tmp_path / "huge.md"
+    with huge.open("wb") as handle:  # sparse: 100 MB on paper, nothing on disk
+        handle.truncate(100 * 1024 * 1024)
+    result = cli("import", huge, "--topic", "huge")
+    assert result.code == 2
+    assert "104.9 MB" in result.err and "20 MiB are refused" in result.err

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from agent.cli.common import echo, emit_json, err, fail, safe_text, store_session
-from agent.markdown import PageError, decode_page, export_page, parse_page
+from agent.markdown import MAX_PAGE_BYTES, PageError, decode_page, export_page, parse_page
 from agent.models import slugify
 
 topics_app = typer.Typer(help="List topics and set what each one is about.", invoke_without_command=True)
@@ -36,6 +36,9 @@ def import_page(
     """Import a topic page as a new revision: sections, sentences, citations, references."""
     if not file.is_file():
         fail(f"no such file: {file}")
+    if file.stat().st_size > MAX_PAGE_BYTES:  # refuse before reading a huge file into memory
+        fail(f"cannot import {file}: file is {file.stat().st_size / 1e6:.1f} MB; pages larger "
+             f"than {MAX_PAGE_BYTES // (1024 * 1024)} MiB are refused")
     try:
         page = parse_page(decode_page(file.read_bytes()))
     except PageError as exc:
