@@ -52,8 +52,9 @@ class JudgeRequest:
 
 
 def plan_batches(requests: Sequence[JudgeRequest]) -> list[list[JudgeRequest]]:
-    """Claims linked by a shared cited source go in one call (union-find), at most
-    MAX_CLAIMS_PER_CALL per call."""
+    """Claims linked by a shared cited source go in one call (union-find); small groups are
+    then packed together up to MAX_CLAIMS_PER_CALL, so the judge's instructions are paid
+    for once per call rather than once per source."""
     parent = list(range(len(requests)))
 
     def root(index: int) -> int:
@@ -72,10 +73,15 @@ def plan_batches(requests: Sequence[JudgeRequest]) -> list[list[JudgeRequest]]:
     groups: dict[int, list[JudgeRequest]] = {}
     for index, request in enumerate(requests):
         groups.setdefault(root(index), []).append(request)
-    batches = []
+    batches: list[list[JudgeRequest]] = []
     for group in groups.values():
         for start in range(0, len(group), MAX_CLAIMS_PER_CALL):
-            batches.append(group[start : start + MAX_CLAIMS_PER_CALL])
+            chunk = group[start : start + MAX_CLAIMS_PER_CALL]
+            home = next((b for b in batches if len(b) + len(chunk) <= MAX_CLAIMS_PER_CALL), None)
+            if home is None:
+                batches.append(list(chunk))
+            else:
+                home.extend(chunk)
     return batches
 
 
