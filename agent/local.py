@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 from types import TracebackType
 
 import httpx
@@ -55,6 +56,9 @@ class LocalSettings(BaseSettings):
                                    "JSON mode can otherwise write until its context is full.")
     timeout: float = Field(600.0, gt=0, description="Seconds per request; CPU generation is slow.")
     startup_timeout: float = Field(180.0, gt=0, description="Seconds to wait for the server.")
+    triage_mode: Literal["llm", "lexical"] = Field(
+        "lexical", description="The bundled 270M model cannot triage (it answers every source "
+        "alike); route by shared words and let it draft. Set llm for a bigger GGUF.")
     chat_format: str | None = Field(None, description="A llama-cpp-python chat format name; "
                                     "default: the GGUF's own template (absorb-gemma for the "
                                     "bundled model, whose file has none).")
@@ -282,7 +286,8 @@ def local_model_settings(settings: Settings, server: LocalServer,
         "openai_base_url": server.base_url, "openai_api_key": None, "model": server.model_name,
         "triage_model": None, "draft_model": None, "judge_model": None,
         "structured_method": "function_calling", "concurrency": 1, "requests_per_second": 0.0,
-        "max_output_tokens": local.max_output_tokens, "timeout": local.timeout})
+        "max_output_tokens": local.max_output_tokens, "timeout": local.timeout,
+        "triage_mode": local.triage_mode})
 
 
 def model_configured(settings: Settings) -> bool:

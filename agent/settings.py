@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     draft_model: str | None = None
     judge_model: str | None = None
     structured_method: Literal["json_schema", "function_calling"] = "json_schema"
+    triage_mode: Literal["llm", "lexical"] = Field(
+        "llm", description="lexical: route sources to sections by shared words, no model call "
+        "(for models too small to triage, and to save tokens).")
 
     timeout: float = Field(60.0, gt=0, description="Seconds per HTTP request to the model.")
     max_retries: int = Field(3, ge=0, description="Retries of transient errors, per call.")

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from langchain_core.messages import BaseMessage
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from agent.models import Article, Source, Topic, slugify
 from agent.prompting import delimit_source, load_prompt
+from agent.text import content_words
 
 TRIAGE_BATCH = 8
 TRIAGE_SOURCE_CHARS = 1500
+LEXICAL_MIN_SHARED = 4
 
 
 class Relation(StrEnum):
@@ -47,6 +50,38 @@ class SectionTask:
     heading: str
     new_section: bool
     source_ids: list[str] = field(default_factory=list)
+
+
+def answer_schema(source_ids: list[str], section_ids: list[str]) -> type[TriageAnswer]:
+    """TriageAnswer whose ids can only be the ones in this call's prompt: constrained decoding
+    (json_schema, or a grammar on local servers) then cannot invent ids."""
+    if not source_ids:
+        return TriageAnswer
+    section_type = Literal[tuple(section_ids)] if section_ids else str  # type: ignore[valid-type]
+    decision = create_model(
+        "SourceDecision", __base__=SourceDecision,
+        source_id=(Literal[tuple(source_ids)], Field(description="The id of the source exactly as given.")),  # type: ignore[valid-type]
+        sections=(list[section_type], Field(default_factory=list,
+                                            description="Ids of existing sections the source bears on.")))
+    return create_model("TriageAnswer", __base__=TriageAnswer,
+                        decisions=(list[decision], Field(description="One decision per source, in order.")))
+
+
+def lexical_decisions(topic: Topic, article: Article, sources: list[Source]) -> list[SourceDecision]:
+    """Triage without a model: a source goes to the section it shares the most content words
+    with, if it shares enough with that section and with the topic's scope."""
+    scope = content_words(topic.scope or article.summary) | content_words(article.title)
+    sections = [(s.id, content_words(f"{s.heading} {s.text()}")) for s in article.sections]
+    decisions = []
+    for source in sources:
+        words = content_words(f"{source.title} {source.text[:TRIAGE_SOURCE_CHARS * 3]}")
+        best_id, best = max(((sid, len(words & sw)) for sid, sw in sections), key=lambda x: x[1],
+                            default=(None, 0))
+        relevant = best_id is not None and best >= LEXICAL_MIN_SHARED and len(words & scope) >= 2
+        decisions.append(SourceDecision(
+            source_id=source.id, relevant=relevant, sections=[best_id] if relevant else [],
+            reason=f"lexical triage: {best} words shared with the closest section"))
+    return decisions
 
 
 def section_outline(article: Article) -> str:

@@ -18,7 +18,8 @@ from agent.llm import call_structured
 from agent.merge import merge_proposal
 from agent.models import Edit, SourceStatus
 from agent.prompting import prompt_tag
-from agent.triage import TriageAnswer, batches, irrelevant_ids, plan_tasks, triage_messages
+from agent.triage import (answer_schema, batches, irrelevant_ids, lexical_decisions, plan_tasks,
+                          triage_messages)
 from graphs.section import build_section_graph
 from graphs.state import RefreshState, RunContext
 
@@ -54,14 +55,20 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     found = store.sources.get_many(state["source_ids"])
     sources = [found[i] for i in state["source_ids"] if i in found]
 
+    section_ids = [s.id for s in article.sections]
+
     async def ask(batch):
+        schema = answer_schema([s.id for s in batch], section_ids)
         return await call_structured(
-            ctx.triage_model, TriageAnswer, triage_messages(topic, article, batch), node="triage",
+            ctx.triage_model, schema, triage_messages(topic, article, batch), node="triage",
             run_id=ctx.run_id, prompt_version=prompt_tag("triage"), recorder=ctx.recorder,
             method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings)
 
-    answers = await asyncio.gather(*(ask(b) for b in batches(sources)))
-    decisions = [d for answer in answers for d in answer.decisions]
+    if ctx.settings.triage_mode == "lexical":
+        decisions = lexical_decisions(topic, article, sources)
+    else:
+        answers = await asyncio.gather(*(ask(b) for b in batches(sources)))
+        decisions = [d for answer in answers for d in answer.decisions]
     known = set(found)
     tasks = plan_tasks(article, decisions, known)
     off_topic = irrelevant_ids(decisions, known)
