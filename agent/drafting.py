@@ -44,8 +44,10 @@ def render_section(paragraphs: list[list[Sentence]]) -> str:
 
 
 def draft_messages(article: Article, heading: str, section: Section | None,
-                   sources: list[Source]) -> list[BaseMessage]:
-    return load_prompt("draft_section").render(
+                   sources: list[Source], *, prompt: str = "draft_section") -> list[BaseMessage]:
+    """prompt: draft_section (the whole section back) or draft_additions (new sentences only;
+    merge_with_old keeps every old sentence then)."""
+    return load_prompt(prompt).render(
         topic_title=article.title, section_outline=section_outline(article),
         section_heading=heading, section_text=render_section(section.paragraphs if section else []),
         sources=source_block(sources, DRAFT_SOURCE_CHARS))

@@ -56,6 +56,9 @@ class LocalSettings(BaseSettings):
                                    "JSON mode can otherwise write until its context is full.")
     timeout: float = Field(600.0, gt=0, description="Seconds per request; CPU generation is slow.")
     startup_timeout: float = Field(180.0, gt=0, description="Seconds to wait for the server.")
+    draft_mode: Literal["section", "additions"] = Field(
+        "additions", description="The bundled model cannot echo a long section within its "
+        "output cap at ~9 tokens/s; it only adds sentences. Set section for a bigger GGUF.")
     triage_mode: Literal["llm", "lexical"] = Field(
         "lexical", description="The bundled 270M model cannot triage (it answers every source "
         "alike); route by shared words and let it draft. Set llm for a bigger GGUF.")
@@ -287,7 +290,7 @@ def local_model_settings(settings: Settings, server: LocalServer,
         "triage_model": None, "draft_model": None, "judge_model": None,
         "structured_method": "function_calling", "concurrency": 1, "requests_per_second": 0.0,
         "max_output_tokens": local.max_output_tokens, "timeout": local.timeout,
-        "triage_mode": local.triage_mode})
+        "triage_mode": local.triage_mode, "draft_mode": local.draft_mode})
 
 
 def model_configured(settings: Settings) -> bool:

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     draft_model: str | None = None
     judge_model: str | None = None
     structured_method: Literal["json_schema", "function_calling"] = "json_schema"
+    draft_mode: Literal["section", "additions"] = Field(
+        "section", description="section: the model returns the whole updated section (it may "
+        "reorder, update or remove); additions: only new sentences, appended (small models).")
     triage_mode: Literal["llm", "lexical"] = Field(
         "llm", description="lexical: route sources to sections by shared words, no model call "
         "(for models too small to triage, and to save tokens).")

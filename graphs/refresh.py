@@ -92,21 +92,25 @@ def assemble_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict
     store = ctx.store
     edits = [Edit.model_validate(e) for e in state.get("edits", [])]
     edits.sort(key=lambda e: e.id)
-    # Only a refresh settles its sources; a rewrite merely re-reads the ones it cites.
+    # Only a refresh settles its sources; a rewrite merely re-reads the ones it cites, and a
+    # section whose draft failed leaves its sources new for the next run.
+    failed = state.get("section_failures", [])
+    failed_sections = {f["section_id"] for f in failed}
     considered = {i for task in state.get("tasks", []) if task.get("mode") == "update"
-                  for i in task["source_ids"]}
+                  and task["section_id"] not in failed_sections for i in task["source_ids"]}
     used = {i for e in edits for i in e.source_ids}
     if considered - used:
         store.sources.set_status(state["topic"], sorted(considered - used),
                                  SourceStatus.absorbed.value, reason="nothing new for the article")
+    note = "".join(f"; section '{f['heading']}' failed ({f['category']})" for f in failed)
     if not edits:
-        return {"proposal_id": None, "outcome": "no changes"}
+        return {"proposal_id": None, "outcome": "no changes" + note}
     proposal = store.proposals.create(state["topic"], run_id=ctx.run_id,
                                       base_revision_id=state["base_revision_id"], edits_=edits,
                                       actor=f"run:{ctx.run_id}")
     fresh = {s.id for s, _ in store.sources.for_topic(state["topic"], status=SourceStatus.new.value)}
     store.sources.set_status(state["topic"], sorted(used & fresh), SourceStatus.proposed.value)
-    return {"proposal_id": proposal.id}
+    return {"proposal_id": proposal.id, "outcome": (f"proposal {proposal.id}" + note) if note else ""}
 
 
 def route_after_assemble(state: RefreshState) -> Literal["review_proposal", "__end__"]:

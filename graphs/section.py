@@ -15,13 +15,16 @@ from agent.citations import Claim
 from agent.drafting import (SectionDraft, build_edit, draft_messages, finalize, merge_with_old,
                             new_sentences, revise_messages, to_paragraphs)
 from agent.llm import call_structured
-from agent.llm_errors import LLMNotConfigured
+from agent.llm_errors import LLMError, LLMNotConfigured
 from agent.models import Article, Section, Sentence, Source, Verdict, is_source_id
 from agent.prompting import prompt_tag
 from agent.rewriting import dropped_facts, rewrite_messages
 from graphs.state import RunContext, SectionOutput, SectionState, SectionTaskState
 
 MAX_REVISIONS = 2
+# Failures of one answer, not of the endpoint: the section is given up, the run goes on.
+SECTION_LOCAL_FAILURES = frozenset({"invalid_output", "truncated", "refusal", "content_filter",
+                                    "context_length"})
 
 
 def _base(state: SectionState, ctx: RunContext) -> tuple[Article, Section | None]:
@@ -59,9 +62,16 @@ async def draft_section(state: SectionState, runtime: Runtime[RunContext]) -> di
     if rewrite:
         messages, version = rewrite_messages(article, section, sources, state.get("instructions", ""))
     else:
-        messages = draft_messages(article, state["heading"], section, sources)
-        version = prompt_tag("draft_section")
-    draft = await _ask(ctx, state, "draft", messages, version)
+        prompt = "draft_additions" if ctx.settings.draft_mode == "additions" else "draft_section"
+        messages = draft_messages(article, state["heading"], section, sources, prompt=prompt)
+        version = prompt_tag(prompt)
+    try:
+        draft = await _ask(ctx, state, "draft", messages, version)
+    except LLMError as exc:
+        if exc.category not in SECTION_LOCAL_FAILURES:
+            raise
+        return {"failure": {"section_id": state["section_id"], "heading": state["heading"],
+                            "category": exc.category, "error": str(exc)}}
     old = section.paragraphs if section else []
     paragraphs = merge_with_old(old, to_paragraphs(draft), rewrite=rewrite)
     return {"paragraphs": _dump(paragraphs), "rationale": draft.rationale, "attempts": 0}
@@ -81,6 +91,10 @@ async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> di
     return {"verdicts": checked, "failures": [c for c in checked if c["verdict"]["label"] != "supported"]}
 
 
+def route_after_draft(state: SectionState) -> Literal["check_section", "finalize_section"]:
+    return "finalize_section" if state.get("failure") else "check_section"
+
+
 def route_after_check(state: SectionState) -> Literal["revise_section", "finalize_section"]:
     if state.get("failures") and state.get("attempts", 0) < MAX_REVISIONS:
         return "revise_section"
@@ -94,7 +108,13 @@ async def revise_section(state: SectionState, runtime: Runtime[RunContext]) -> d
                 for f in state["failures"]]
     messages = revise_messages(article, state["heading"], _paragraphs(state), failures,
                                _task_sources(state, ctx) + _cited_extra(state, ctx))
-    draft = await _ask(ctx, state, "revise", messages, prompt_tag("revise_section"))
+    try:
+        draft = await _ask(ctx, state, "revise", messages, prompt_tag("revise_section"))
+    except LLMError as exc:
+        if exc.category not in SECTION_LOCAL_FAILURES:
+            raise
+        # The last checked draft stands; finalize drops what failed the gate.
+        return {"attempts": MAX_REVISIONS}
     old = section.paragraphs if section else []
     paragraphs = merge_with_old(old, to_paragraphs(draft), rewrite=state.get("mode") == "rewrite")
     return {"paragraphs": _dump(paragraphs), "attempts": state.get("attempts", 0) + 1,
@@ -110,6 +130,8 @@ def _cited_extra(state: SectionState, ctx: RunContext) -> list[Source]:
 
 def finalize_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
     ctx = runtime.context
+    if state.get("failure"):
+        return {"edits": [], "section_failures": [state["failure"]]}
     _, section = _base(state, ctx)
     verdicts = {(v["sentence"]["text"], tuple(v["sentence"]["citations"])):
                 Verdict.model_validate(v["verdict"]) for v in state.get("verdicts", [])}
@@ -133,7 +155,7 @@ def build_section_graph() -> StateGraph:
     builder.add_node("revise_section", revise_section)
     builder.add_node("finalize_section", finalize_section)
     builder.add_edge(START, "draft_section")
-    builder.add_edge("draft_section", "check_section")
+    builder.add_conditional_edges("draft_section", route_after_draft)
     builder.add_conditional_edges("check_section", route_after_check)
     builder.add_edge("revise_section", "check_section")
     builder.add_edge("finalize_section", END)

@@ -67,11 +67,14 @@ class SectionState(SectionTaskState, total=False):
     verdicts: list[dict]
     failures: list[dict]
     attempts: int
+    failure: dict
     edits: Annotated[list[dict], operator.add]
+    section_failures: Annotated[list[dict], operator.add]
 
 
 class SectionOutput(TypedDict):
     edits: Annotated[list[dict], operator.add]
+    section_failures: Annotated[list[dict], operator.add]
 
 
 class RefreshState(TypedDict, total=False):
@@ -83,6 +86,7 @@ class RefreshState(TypedDict, total=False):
     gather_report: dict
     tasks: list[SectionTaskState]
     edits: Annotated[list[dict], operator.add]
+    section_failures: Annotated[list[dict], operator.add]
     proposal_id: int | None
     decision: dict
     merged_revision_id: int | None

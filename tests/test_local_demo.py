@@ -30,6 +30,7 @@ def _revise_repeating_the_mistake(request: dict) -> dict:
 def _script(fake: FakeOpenAIServer) -> None:
     fake.on_task("triage", triage_by_title(ROUTES))
     fake.on_task("draft_section", extractive_draft(_invent_a_year))
+    fake.on_task("draft_additions", extractive_draft(_invent_a_year))  # the local model's mode
     fake.on_task("revise_section", _revise_repeating_the_mistake)
     fake.on_task("judge", faithful_judge)
 

@@ -188,3 +188,33 @@ def test_a_topic_being_refreshed_elsewhere_is_refused(cli, topic_with_sources, s
     store.runs.unlock_topic(TOPIC, "otherhost:1:batch:abc")
     assert cli("refresh", TOPIC, "--no-gather").code == 0
     assert store.runs.topic_lock_holder(TOPIC) is None  # released after the command
+
+
+def test_a_section_whose_draft_stays_invalid_is_given_up_alone(cli, topic_with_sources, server):
+    good = extractive_draft()
+
+    def broken_for_training(request: dict):
+        return "{not json" if "Section to update: Training" in json.dumps(request) else good(request)
+
+    server.on_task("draft_section", broken_for_training)
+    result = cli("refresh", TOPIC, "--no-gather", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert [e["section"] for e in data["edits"]] == ["Physical Infrastructure Boom"]
+    assert "section 'Training and Compute Efficiency' failed (invalid_output)" in data["outcome"]
+    statuses = {s.title: status for s, status in topic_with_sources.sources.for_topic(TOPIC)}
+    assert statuses["DiLoCo training across regions"] == "new"  # retried by the next run
+    assert statuses["Meta liquid cooling shift"] == "proposed"
+
+
+def test_additions_mode_keeps_every_old_sentence(cli, topic_with_sources, server, monkeypatch):
+    monkeypatch.setenv("ABSORB_DRAFT_MODE", "additions")
+    server.on_task("draft_additions", extractive_draft())
+    data = json.loads(cli("refresh", TOPIC, "--no-gather", "--json").out)
+    assert server.requests_for("draft_section") == []
+    assert len(server.requests_for("draft_additions")) == 2
+    proposal = topic_with_sources.proposals.get(data["proposal_id"])
+    for edit in proposal.edits:
+        new = edit.new_sentences()
+        assert new[: len(edit.old_sentences)] == edit.old_sentences
+        assert len(new) == len(edit.old_sentences) + 1
