@@ -59,6 +59,10 @@ class LocalSettings(BaseSettings):
     draft_mode: Literal["section", "additions"] = Field(
         "additions", description="The bundled model cannot echo a long section within its "
         "output cap at ~9 tokens/s; it only adds sentences. Set section for a bigger GGUF.")
+    max_revisions: int = Field(0, ge=0, le=5, description="Revision rounds; a 270M model "
+                               "rarely mends what the gate found, and each round costs a minute.")
+    judge: bool = Field(False, description="Let the local model judge citations; the bundled "
+                        "one is too small to, so its drafts meet the deterministic gate only.")
     triage_mode: Literal["llm", "lexical"] = Field(
         "lexical", description="The bundled 270M model cannot triage (it answers every source "
         "alike); route by shared words and let it draft. Set llm for a bigger GGUF.")
@@ -290,7 +294,8 @@ def local_model_settings(settings: Settings, server: LocalServer,
         "triage_model": None, "draft_model": None, "judge_model": None,
         "structured_method": "function_calling", "concurrency": 1, "requests_per_second": 0.0,
         "max_output_tokens": local.max_output_tokens, "timeout": local.timeout,
-        "triage_mode": local.triage_mode, "draft_mode": local.draft_mode})
+        "triage_mode": local.triage_mode, "draft_mode": local.draft_mode,
+        "max_revisions": local.max_revisions})
 
 
 def model_configured(settings: Settings) -> bool:

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     draft_mode: Literal["section", "additions"] = Field(
         "section", description="section: the model returns the whole updated section (it may "
         "reorder, update or remove); additions: only new sentences, appended (small models).")
+    max_revisions: int = Field(2, ge=0, le=5, description="Times a section's draft is revised "
+                               "with the gate's failures fed back before they are dropped.")
     triage_mode: Literal["llm", "lexical"] = Field(
         "llm", description="lexical: route sources to sections by shared words, no model call "
         "(for models too small to triage, and to save tokens).")

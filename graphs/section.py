@@ -21,7 +21,6 @@ from agent.prompting import prompt_tag
 from agent.rewriting import dropped_facts, rewrite_messages
 from graphs.state import RunContext, SectionOutput, SectionState, SectionTaskState
 
-MAX_REVISIONS = 2
 # Failures of one answer, not of the endpoint: the section is given up, the run goes on.
 SECTION_LOCAL_FAILURES = frozenset({"invalid_output", "truncated", "refusal", "content_filter",
                                     "context_length"})
@@ -74,7 +73,8 @@ async def draft_section(state: SectionState, runtime: Runtime[RunContext]) -> di
                             "category": exc.category, "error": str(exc)}}
     old = section.paragraphs if section else []
     paragraphs = merge_with_old(old, to_paragraphs(draft), rewrite=rewrite)
-    return {"paragraphs": _dump(paragraphs), "rationale": draft.rationale, "attempts": 0}
+    return {"paragraphs": _dump(paragraphs), "rationale": draft.rationale, "attempts": 0,
+            "max_revisions": ctx.settings.max_revisions}
 
 
 async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
@@ -96,7 +96,7 @@ def route_after_draft(state: SectionState) -> Literal["check_section", "finalize
 
 
 def route_after_check(state: SectionState) -> Literal["revise_section", "finalize_section"]:
-    if state.get("failures") and state.get("attempts", 0) < MAX_REVISIONS:
+    if state.get("failures") and state.get("attempts", 0) < state.get("max_revisions", 2):
         return "revise_section"
     return "finalize_section"
 
@@ -114,7 +114,7 @@ async def revise_section(state: SectionState, runtime: Runtime[RunContext]) -> d
         if exc.category not in SECTION_LOCAL_FAILURES:
             raise
         # The last checked draft stands; finalize drops what failed the gate.
-        return {"attempts": MAX_REVISIONS}
+        return {"attempts": state.get("max_revisions", 2)}
     old = section.paragraphs if section else []
     paragraphs = merge_with_old(old, to_paragraphs(draft), rewrite=state.get("mode") == "rewrite")
     return {"paragraphs": _dump(paragraphs), "attempts": state.get("attempts", 0) + 1,

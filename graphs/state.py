@@ -67,6 +67,7 @@ class SectionState(SectionTaskState, total=False):
     verdicts: list[dict]
     failures: list[dict]
     attempts: int
+    max_revisions: int
     failure: dict
     edits: Annotated[list[dict], operator.add]
     section_failures: Annotated[list[dict], operator.add]

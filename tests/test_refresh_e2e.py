@@ -218,3 +218,12 @@ def test_additions_mode_keeps_every_old_sentence(cli, topic_with_sources, server
         new = edit.new_sentences()
         assert new[: len(edit.old_sentences)] == edit.old_sentences
         assert len(new) == len(edit.old_sentences) + 1
+
+
+def test_max_revisions_zero_drops_failures_without_revising(cli, topic_with_sources, server,
+                                                            monkeypatch):
+    monkeypatch.setenv("ABSORB_MAX_REVISIONS", "0")
+    server.on_task("draft_section", extractive_draft(lambda s: s.replace("12B", "70B")))
+    data = json.loads(cli("refresh", TOPIC, "--no-gather", "--json").out)
+    assert server.requests_for("revise_section") == []
+    assert [e["section"] for e in data["edits"]] == ["Physical Infrastructure Boom"]

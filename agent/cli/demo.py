@@ -81,6 +81,7 @@ def refresh_with_model(topic: str) -> int | None:
     from agent.settings import get_settings
 
     settings = get_settings()
+    judge = True
     with ExitStack() as stack:
         local = not model_configured(settings)
         if local:
@@ -92,6 +93,10 @@ def refresh_with_model(topic: str) -> int | None:
             stack.enter_context(server)
             err.print(f"local model ready in {time.perf_counter() - started:.1f}s")
             settings = local_model_settings(settings, server, local_settings)
+            judge = local_settings.judge
+            if not judge:
+                err.print("the tiny model drafts; its sentences meet the gate's deterministic "
+                          "checks (structure, wrong source, numbers, names, negation)")
         store = stack.enter_context(store_session())
 
         def progress(step: str) -> None:
@@ -99,7 +104,7 @@ def refresh_with_model(topic: str) -> int | None:
 
         started = time.perf_counter()
         result = asyncio.run(refresh_topic(store, topic, review="manual", settings=settings,
-                                           gather=False, progress=progress))
+                                           gather=False, judge=judge, progress=progress))
         elapsed = time.perf_counter() - started
         run = result.run
         print_model_speed(store.runs.calls(run.id), elapsed, local=local)
