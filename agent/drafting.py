@@ -65,6 +65,7 @@ def revise_messages(article: Article, heading: str, draft: list[list[Sentence]],
 def to_paragraphs(draft: SectionDraft) -> list[list[Sentence]]:
     """Clean the model's sentences: markers written inline become citations, blanks go."""
     paragraphs = []
+    seen: list[Sentence] = []
     for paragraph in draft.paragraphs:
         sentences = []
         for drafted in paragraph.sentences:
@@ -72,8 +73,10 @@ def to_paragraphs(draft: SectionDraft) -> list[list[Sentence]]:
             text = " ".join(_INLINE_CITATION.sub("", drafted.text).split())
             text = re.sub(r"\s+([,.;:!?])", r"\1", text)
             citations = list(dict.fromkeys([c.strip().strip("[]") for c in drafted.citations] + inline))
-            if text:
-                sentences.append(Sentence(text=text, citations=[c for c in citations if c]))
+            sentence = Sentence(text=text, citations=[c for c in citations if c])
+            if text and sentence not in seen:  # small models repeat themselves
+                seen.append(sentence)
+                sentences.append(sentence)
         if sentences:
             paragraphs.append(sentences)
     return paragraphs

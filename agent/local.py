@@ -61,8 +61,9 @@ class LocalSettings(BaseSettings):
         "output cap at ~9 tokens/s; it only adds sentences. Set section for a bigger GGUF.")
     max_revisions: int = Field(0, ge=0, le=5, description="Revision rounds; a 270M model "
                                "rarely mends what the gate found, and each round costs a minute.")
-    judge: bool = Field(False, description="Let the local model judge citations; the bundled "
-                        "one is too small to, so its drafts meet the deterministic gate only.")
+    judge: bool = Field(True, description="Let the local model judge citations. Its verdicts "
+                        "count only with quotes that code finds in the source, so a weak judge "
+                        "holds back more, never lets more through.")
     triage_mode: Literal["llm", "lexical"] = Field(
         "lexical", description="The bundled 270M model cannot triage (it answers every source "
         "alike); route by shared words and let it draft. Set llm for a bigger GGUF.")

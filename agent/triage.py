@@ -19,7 +19,8 @@ from agent.text import content_words
 
 TRIAGE_BATCH = 8
 TRIAGE_SOURCE_CHARS = 1500
-LEXICAL_MIN_SHARED = 4
+LEXICAL_MIN_SHARED = 5
+LEXICAL_MIN_SCOPE = 3
 
 
 class Relation(StrEnum):
@@ -77,7 +78,8 @@ def lexical_decisions(topic: Topic, article: Article, sources: list[Source]) -> 
         words = content_words(f"{source.title} {source.text[:TRIAGE_SOURCE_CHARS * 3]}")
         best_id, best = max(((sid, len(words & sw)) for sid, sw in sections), key=lambda x: x[1],
                             default=(None, 0))
-        relevant = best_id is not None and best >= LEXICAL_MIN_SHARED and len(words & scope) >= 2
+        relevant = (best_id is not None and best >= LEXICAL_MIN_SHARED
+                    and len(words & scope) >= LEXICAL_MIN_SCOPE)
         decisions.append(SourceDecision(
             source_id=source.id, relevant=relevant, sections=[best_id] if relevant else [],
             reason=f"lexical triage: {best} words shared with the closest section"))

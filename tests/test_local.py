@@ -224,3 +224,19 @@ def test_sigterm_to_absorb_still_stops_the_server(tmp_path):
                 time.sleep(0.05)
     finally:
         absorb.kill()
+
+
+def test_local_settings_fit_a_tiny_model(monkeypatch):
+    from types import SimpleNamespace
+
+    from agent.local import LocalSettings, local_model_settings
+    from agent.settings import get_settings
+
+    server = SimpleNamespace(base_url="http://127.0.0.1:1/v1", model_name="tiny")
+    tuned = local_model_settings(get_settings(), server, LocalSettings())
+    assert (tuned.triage_mode, tuned.draft_mode, tuned.max_revisions) == ("lexical", "additions", 0)
+    assert tuned.structured_method == "function_calling" and tuned.concurrency == 1
+    monkeypatch.setenv("ABSORB_LOCAL_TRIAGE_MODE", "llm")
+    monkeypatch.setenv("ABSORB_LOCAL_DRAFT_MODE", "section")
+    bigger = local_model_settings(get_settings(), server, LocalSettings())
+    assert (bigger.triage_mode, bigger.draft_mode) == ("llm", "section")
