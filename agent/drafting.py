@@ -162,10 +162,14 @@ def finalize(old: list[list[Sentence]], paragraphs: list[list[Sentence]],
 def build_edit(edit_id: str, section_id: str, heading: str, old_section: Section | None,
                final: list[list[Sentence]], verdicts: list[Verdict], dropped: list[DroppedSentence],
                rationale: str, source_ids: list[str]) -> Edit | None:
-    """None when the section would not change: untouched sections cost the editor nothing."""
+    """None when nothing was drafted or kept: untouched sections cost the editor nothing. A
+    section whose every new sentence was held back still yields an edit (text unchanged), so
+    the editor sees what the gate stopped."""
     old = old_section.paragraphs if old_section else []
-    if final == old or not final:
+    if not dropped and (final == old or not final):
         return None
+    if not final:
+        final = old
     return Edit(id=edit_id, section_id=section_id, heading=heading, new_section=old_section is None,
                 old_sentences=[s for p in old for s in p], new_paragraphs=final, verdicts=verdicts,
                 dropped=dropped, rationale=rationale, source_ids=source_ids)

@@ -47,7 +47,8 @@ def apply_edits(article: Article, edits: list[Edit], sources: dict[str, Source])
         new_section = Section(id=edit.section_id, heading=edit.heading,
                               paragraphs=[list(p) for p in edit.new_paragraphs if p])
         if edit.new_section:
-            updated.sections.append(new_section)
+            if new_section.paragraphs:  # a new section whose every sentence was held back adds nothing
+                updated.sections.append(new_section)
         else:
             index = next(i for i, s in enumerate(updated.sections) if s.id == edit.section_id)
             updated.sections[index] = new_section
@@ -90,6 +91,10 @@ def merge_proposal(store: Store, proposal: Proposal, *, approve: list[str] | Non
         cited = {k for e in to_apply for s in e.new_sentences() for k in s.citations if is_source_id(k)}
         sources = store.sources.get_many(sorted(cited)) if cited else {}
         article = apply_edits(current.article, to_apply, sources)
+        if article == current.article:
+            # Only held-back sentences: approving them changes no text, so no revision.
+            outcome.merged = [e.id for e in to_apply]
+            break
         try:
             outcome.revision = store.revisions.commit(
                 proposal.topic, article, base_revision_id=current.id, actor=actor,

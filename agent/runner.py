@@ -95,18 +95,43 @@ async def checkpointer(store: Store) -> AsyncIterator[Any]:
                 _saver_ready.add(conninfo)
             yield saver
         return
-    import aiosqlite
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
     # A file of its own: nodes write the store synchronously on the event loop, and a store
     # write waiting on a lock that aiosqlite holds until the loop lets it commit would
     # deadlock. Nothing spans the two files in one transaction either way.
-    async with aiosqlite.connect(checkpoint_path(store)) as conn:
+    async with _shared_sqlite_saver(checkpoint_path(store)) as saver:
+        yield saver
+
+
+# One saver per (event loop, file): concurrent runs of a batch each opening their own
+# aiosqlite connection made deferred transactions race ("database is locked" at once, the
+# busy timeout never applies); the saver serialises its own operations with a lock.
+_SQLITE_SAVERS: dict[tuple[int, str], list] = {}
+
+
+@asynccontextmanager
+async def _shared_sqlite_saver(path: str) -> AsyncIterator[Any]:
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    key = (id(asyncio.get_running_loop()), path)
+    entry = _SQLITE_SAVERS.get(key)
+    if entry is None:
+        conn = await aiosqlite.connect(path)
         await conn.execute("PRAGMA busy_timeout=30000")
         await conn.execute("PRAGMA journal_mode=WAL")
         saver = AsyncSqliteSaver(conn)
         await saver.setup()
-        yield saver
+        entry = _SQLITE_SAVERS.setdefault(key, [saver, conn, 0])
+        if entry[1] is not conn:  # another run of this loop opened it first
+            await conn.close()
+    entry[2] += 1
+    try:
+        yield entry[0]
+    finally:
+        entry[2] -= 1
+        if entry[2] == 0 and _SQLITE_SAVERS.get(key) is entry:
+            del _SQLITE_SAVERS[key]
+            await entry[1].close()
 
 
 @dataclass

@@ -86,7 +86,7 @@ def test_one_failing_topic_does_not_stop_the_others(cli, store, server):
         assert row["edits"] == 2 and row["held_back"] == 0
         assert row["input_tokens"] > 0 and row["duration_s"] > 0 and row["error_category"] is None
     failed = report["gamma-corp"]
-    assert failed["status"] == "failed" and failed["error_category"] == "server"
+    assert failed["status"] == "failed" and failed["error_category"] == "server", failed["error"]
     assert failed["proposal_id"] is None and "500" in failed["error"]
     assert "gamma-corp" in result.err and "failed" in result.err  # the table on stderr
     runs = json.loads(cli("runs", "--json").out)

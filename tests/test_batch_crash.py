@@ -22,7 +22,27 @@ TOPICS = ("alpha-labs", "beta-works", "gamma-corp")
 WAIT = 60
 
 
+_SPAWNED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_orphans():
+    """A failed assertion must not leave a batch process behind."""
+    yield
+    while _SPAWNED:
+        process = _SPAWNED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
 def _absorb(env: dict, *args: str) -> subprocess.Popen:
+    process = _popen(env, *args)
+    _SPAWNED.append(process)
+    return process
+
+
+def _popen(env: dict, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "agent.cli.main", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -31,7 +51,7 @@ def _wait_for(condition, what: str) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         time.sleep(0.05)
 
 
@@ -80,7 +100,9 @@ def test_sigkill_mid_batch_then_rerun_finishes_each_topic_once(seeded, database_
                         "--concurrency", "3", "--json")
         # Alpha and beta finish; gamma's cooling section is drafted and judged.
         _wait_for(lambda: sum(r.status.value == "done" for r in store.runs.list()) == 2
-                  and len(server.requests_for("judge")) >= 5, "two topics and a section")
+                  and len(server.requests_for("judge")) >= 5,
+                  lambda: f"two topics and a section (runs {[r.status.value for r in store.runs.list()]}, "
+                          f"{len(server.requests_for('judge'))} judge calls)")
         time.sleep(0.5)  # the judged section's checkpoint is written
         first.send_signal(signal.SIGKILL)
         first.wait(10)

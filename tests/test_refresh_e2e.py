@@ -98,9 +98,13 @@ def test_gate_holds_back_a_changed_number(cli, topic_with_sources, server):
     server.on_task("draft_section", extractive_draft(lambda s: s.replace("12B", "70B")))
     server.on_task("revise_section", extractive_draft(lambda s: s.replace("12B", "70B")))
     data = json.loads(cli("refresh", TOPIC, "--no-gather", "--json").out)
-    training = next(e for e in data["edits"] if e["section"] == "Training and Compute Efficiency") \
-        if any(e["section"] == "Training and Compute Efficiency" for e in data["edits"]) else None
-    assert training is None  # the only new sentence was held back: no edit for that section
+    training = next(e for e in data["edits"] if e["section"] == "Training and Compute Efficiency")
+    assert training["held_back"] >= 1  # shown to the editor ...
+    edit = topic_with_sources.proposals.get(data["proposal_id"]).edits[-1]
+    assert edit.section_id == "training-and-compute-efficiency"
+    assert edit.new_sentences() == edit.old_sentences  # ... but the section's text is unchanged
+    changed = [d for d in edit.dropped if "70B" in d.sentence.text]
+    assert changed and changed[0].verdict.stage == "numbers"
     assert len(server.requests_for("revise_section")) == 2  # revised at most twice
 
 
@@ -226,4 +230,5 @@ def test_max_revisions_zero_drops_failures_without_revising(cli, topic_with_sour
     server.on_task("draft_section", extractive_draft(lambda s: s.replace("12B", "70B")))
     data = json.loads(cli("refresh", TOPIC, "--no-gather", "--json").out)
     assert server.requests_for("revise_section") == []
-    assert [e["section"] for e in data["edits"]] == ["Physical Infrastructure Boom"]
+    held = {e["section"]: e["held_back"] for e in data["edits"]}
+    assert held == {"Physical Infrastructure Boom": 0, "Training and Compute Efficiency": 1}

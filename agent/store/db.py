@@ -25,6 +25,8 @@ def make_engine(url: str) -> sa.Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record):  # noqa: ANN001 - DBAPI objects
+            # SQLAlchemy emits BEGIN itself (below), so pysqlite must not.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             # WAL lets readers go on while one writer commits; busy_timeout makes a second
             # writer wait instead of failing with "database is locked".
@@ -33,6 +35,13 @@ def make_engine(url: str) -> sa.Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin_immediate(conn):  # noqa: ANN001
+            # A deferred transaction that reads, then writes after another connection
+            # committed, fails at once with "database is locked" (WAL snapshot): busy_timeout
+            # never applies. Taking the write lock at BEGIN makes writers queue instead.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
