@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 from langchain_core.messages import BaseMessage
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, Field, create_model
 from rapidfuzz import fuzz
 
 from agent.models import Article, DroppedSentence, Edit, Section, Sentence, Source, Verdict
@@ -34,6 +36,20 @@ class DraftParagraph(BaseModel):
 class SectionDraft(BaseModel):
     paragraphs: list[DraftParagraph] = Field(description="The whole section after the update.")
     rationale: str = Field("", description="What changed and why, in one or two sentences.")
+
+
+def draft_schema(citable: list[str]) -> type[SectionDraft]:
+    """SectionDraft whose citations can only be ids the prompt shows: constrained decoding
+    then cannot cite a made-up source (small models otherwise cite headings or prose)."""
+    if not citable:
+        return SectionDraft
+    ids = Literal[tuple(citable)]  # type: ignore[valid-type]
+    sentence = create_model("DraftSentence", __base__=DraftSentence, citations=(
+        list[ids], Field(description="Ids of the sources that state this sentence.")))
+    paragraph = create_model("DraftParagraph", __base__=DraftParagraph,
+                             sentences=(list[sentence], ...))
+    return create_model("SectionDraft", __base__=SectionDraft, paragraphs=(
+        list[paragraph], Field(description="The whole section after the update.")))
 
 
 def render_section(paragraphs: list[list[Sentence]]) -> str:

@@ -12,8 +12,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agent.citations import Claim
-from agent.drafting import (SectionDraft, build_edit, draft_messages, finalize, merge_with_old,
-                            new_sentences, revise_messages, to_paragraphs)
+from agent.drafting import (SectionDraft, build_edit, draft_messages, draft_schema, finalize,
+                            merge_with_old, new_sentences, revise_messages, to_paragraphs)
 from agent.llm import call_structured
 from agent.llm_errors import LLMError, LLMNotConfigured
 from agent.models import Article, Section, Sentence, Source, Verdict, is_source_id
@@ -47,8 +47,12 @@ def _task_sources(state: SectionState, ctx: RunContext) -> list[Source]:
 async def _ask(ctx: RunContext, state: SectionState, node: str, messages, prompt: str) -> SectionDraft:
     if ctx.draft_model is None:
         raise LLMNotConfigured()
+    sources = ctx.store.sources.get_many(state.get("source_ids", []))
+    old = ctx.store.revisions.get(state["base_revision_id"]).article.section(state["section_id"])
+    kept = [c for s in (old.sentences() if old else []) for c in s.citations]
+    schema = draft_schema(list(dict.fromkeys([*sources, *kept])))
     return await call_structured(
-        ctx.draft_model, SectionDraft, messages, node=node, section=state["section_id"],
+        ctx.draft_model, schema, messages, node=node, section=state["section_id"],
         run_id=ctx.run_id, prompt_version=prompt, recorder=ctx.recorder,
         method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings)
 

@@ -47,3 +47,14 @@ def test_lexical_mode_makes_no_triage_call(cli, topic_with_sources, server, monk
     assert data["status"] == "waiting_review"
     assert server.requests_for("triage") == []
     assert {e["section"] for e in data["edits"]} == {"Physical Infrastructure Boom"}
+
+
+def test_draft_schema_admits_only_citable_ids():
+    from agent.drafting import draft_schema
+
+    schema = draft_schema(["src_a", "web:3"])
+    good = {"paragraphs": [{"sentences": [{"text": "A fact.", "citations": ["src_a", "web:3"]}]}]}
+    assert schema.model_validate(good).paragraphs[0].sentences[0].citations == ["src_a", "web:3"]
+    with pytest.raises(ValidationError):
+        schema.model_validate({"paragraphs": [{"sentences": [
+            {"text": "A fact.", "citations": ["Introduction"]}]}]})
