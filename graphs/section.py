@@ -11,12 +11,12 @@ from typing import Literal
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agent.citations import Claim
+from agent.citations import CitationGate, Claim
 from agent.drafting import (SectionDraft, build_edit, draft_messages, draft_schema, finalize,
                             merge_with_old, new_sentences, revise_messages, to_paragraphs)
 from agent.llm import call_structured
 from agent.llm_errors import LLMError, LLMNotConfigured
-from agent.models import Article, Section, Sentence, Source, Verdict, is_source_id
+from agent.models import Article, Section, Sentence, Source, Verdict, VerdictLabel, is_source_id
 from agent.prompting import prompt_tag
 from agent.rewriting import dropped_facts, rewrite_messages
 from graphs.state import RunContext, SectionOutput, SectionState, SectionTaskState
@@ -88,8 +88,18 @@ async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> di
     cited = sorted({c for s in fresh for c in s.citations if is_source_id(c)})
     sources = ctx.store.sources.get_many(cited)
     candidates = {s.id: s for s in _task_sources(state, ctx)}
-    verdicts = await ctx.gate.acheck([Claim(s.text, list(s.citations)) for s in fresh], sources,
-                                     candidates)
+    claims = [Claim(s.text, list(s.citations)) for s in fresh]
+    try:
+        verdicts = await ctx.gate.acheck(claims, sources, candidates)
+    except LLMError as exc:
+        if exc.category not in SECTION_LOCAL_FAILURES:
+            raise
+        # No usable judgement: nothing can be verified, so nothing passes; the deterministic
+        # stages still say why where they can.
+        verdicts = [v if not v.passed else Verdict(
+            label=VerdictLabel.unsupported, stage="judge",
+            reason=f"the judge gave no usable answer ({exc.category}); not verified")
+            for v in await CitationGate().acheck(claims, sources, candidates)]
     checked = [{"sentence": s.model_dump(), "verdict": v.model_dump(mode="json")}
                for s, v in zip(fresh, verdicts, strict=True)]
     return {"verdicts": checked, "failures": [c for c in checked if c["verdict"]["label"] != "supported"]}

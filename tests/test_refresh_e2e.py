@@ -232,3 +232,16 @@ def test_max_revisions_zero_drops_failures_without_revising(cli, topic_with_sour
     assert server.requests_for("revise_section") == []
     held = {e["section"]: e["held_back"] for e in data["edits"]}
     assert held == {"Physical Infrastructure Boom": 0, "Training and Compute Efficiency": 1}
+
+
+def test_a_judge_that_never_answers_validly_holds_everything_back(cli, topic_with_sources, server):
+    server.on_task("judge", lambda request: "{not json")
+    server.on_task("revise_section", extractive_draft())
+    result = cli("refresh", TOPIC, "--no-gather", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["edits"] and all(e["held_back"] >= 1 for e in data["edits"])
+    proposal = topic_with_sources.proposals.get(data["proposal_id"])
+    reasons = {d.verdict.reason for e in proposal.edits for d in e.dropped}
+    assert any("judge gave no usable answer (invalid_output)" in r for r in reasons)
+    assert all(e.new_sentences() == e.old_sentences for e in proposal.edits)
