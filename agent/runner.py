@@ -106,6 +106,7 @@ async def checkpointer(store: Store) -> AsyncIterator[Any]:
 # aiosqlite connection made deferred transactions race ("database is locked" at once, the
 # busy timeout never applies); the saver serialises its own operations with a lock.
 _SQLITE_SAVERS: dict[tuple[int, str], list] = {}
+_SAVER_OPENING: dict[tuple[int, str], asyncio.Lock] = {}
 
 
 @asynccontextmanager
@@ -114,17 +115,18 @@ async def _shared_sqlite_saver(path: str) -> AsyncIterator[Any]:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     key = (id(asyncio.get_running_loop()), path)
-    entry = _SQLITE_SAVERS.get(key)
-    if entry is None:
-        conn = await aiosqlite.connect(path)
-        await conn.execute("PRAGMA busy_timeout=30000")
-        await conn.execute("PRAGMA journal_mode=WAL")
-        saver = AsyncSqliteSaver(conn)
-        await saver.setup()
-        entry = _SQLITE_SAVERS.setdefault(key, [saver, conn, 0])
-        if entry[1] is not conn:  # another run of this loop opened it first
-            await conn.close()
-    entry[2] += 1
+    # Runs starting together must not each open and set up the file: a second connection's
+    # PRAGMA journal_mode or CREATE TABLE fails at once with "database is locked".
+    async with _SAVER_OPENING.setdefault(key, asyncio.Lock()):
+        entry = _SQLITE_SAVERS.get(key)
+        if entry is None:
+            conn = await aiosqlite.connect(path)
+            await conn.execute("PRAGMA busy_timeout=30000")
+            await conn.execute("PRAGMA journal_mode=WAL")
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            entry = _SQLITE_SAVERS[key] = [saver, conn, 0]
+        entry[2] += 1
     try:
         yield entry[0]
     finally:
