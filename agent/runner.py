@@ -10,6 +10,7 @@ repeat.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -106,7 +107,7 @@ async def checkpointer(store: Store) -> AsyncIterator[Any]:
 # aiosqlite connection made deferred transactions race ("database is locked" at once, the
 # busy timeout never applies); the saver serialises its own operations with a lock.
 _SQLITE_SAVERS: dict[tuple[int, str], list] = {}
-_SAVER_OPENING: dict[tuple[int, str], asyncio.Lock] = {}
+_SAVER_OPENING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {path: Lock}
 
 
 @asynccontextmanager
@@ -117,7 +118,8 @@ async def _shared_sqlite_saver(path: str) -> AsyncIterator[Any]:
     key = (id(asyncio.get_running_loop()), path)
     # Runs starting together must not each open and set up the file: a second connection's
     # PRAGMA journal_mode or CREATE TABLE fails at once with "database is locked".
-    async with _SAVER_OPENING.setdefault(key, asyncio.Lock()):
+    loop_locks = _SAVER_OPENING.setdefault(asyncio.get_running_loop(), {})
+    async with loop_locks.setdefault(path, asyncio.Lock()):
         entry = _SQLITE_SAVERS.get(key)
         if entry is None:
             conn = await aiosqlite.connect(path)
