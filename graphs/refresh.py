@@ -147,14 +147,19 @@ def build_refresh_graph() -> StateGraph:
     builder.add_node("load_article", load_article)
     builder.add_node("triage_sources", triage_sources)
     builder.add_node("section", build_section_graph().compile())
-    builder.add_node("assemble_proposal", assemble_proposal)
-    builder.add_node("review_proposal", review_proposal)
-    builder.add_node("merge_edits", merge_edits)
     builder.add_edge(START, "gather_sources")
     builder.add_edge("gather_sources", "load_article")
     builder.add_conditional_edges("load_article", route_after_load)
     builder.add_conditional_edges("triage_sources", route_to_sections,
                                   ["section", "assemble_proposal"])
+    return add_proposal_tail(builder)
+
+
+def add_proposal_tail(builder: StateGraph) -> StateGraph:
+    """section -> assemble -> review -> merge: shared by refresh and rewrite."""
+    builder.add_node("assemble_proposal", assemble_proposal)
+    builder.add_node("review_proposal", review_proposal)
+    builder.add_node("merge_edits", merge_edits)
     builder.add_edge("section", "assemble_proposal")
     builder.add_conditional_edges("assemble_proposal", route_after_assemble)
     builder.add_edge("review_proposal", "merge_edits")

@@ -3,14 +3,13 @@ review: load_section -> section (mode rewrite) -> assemble -> review -> merge.""
 
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from agent.models import SourceStatus, is_source_id
 from agent.rewriting import rank_new_sources
-from graphs.refresh import (assemble_proposal, merge_edits, review_proposal,
-                            route_after_assemble)
+from graphs.refresh import add_proposal_tail
 from graphs.section import build_section_graph
 from graphs.state import RefreshState, RunContext
 
@@ -43,16 +42,9 @@ def build_rewrite_graph() -> StateGraph:
     builder = StateGraph(RefreshState, context_schema=RunContext)
     builder.add_node("load_section", load_section)
     builder.add_node("section", build_section_graph().compile())
-    builder.add_node("assemble_proposal", assemble_proposal)
-    builder.add_node("review_proposal", review_proposal)
-    builder.add_node("merge_edits", merge_edits)
     builder.add_edge(START, "load_section")
     builder.add_conditional_edges("load_section", route_to_section, ["section"])
-    builder.add_edge("section", "assemble_proposal")
-    builder.add_conditional_edges("assemble_proposal", route_after_assemble)
-    builder.add_edge("review_proposal", "merge_edits")
-    builder.add_edge("merge_edits", END)
-    return builder
+    return add_proposal_tail(builder)
 
 
 graph = build_rewrite_graph().compile()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import sqlalchemy as sa
 
 from agent.models import Verdict, utcnow
@@ -21,9 +23,7 @@ class StoreVerdictCache:
         return None if row is None else Verdict.model_validate(row)
 
     def put(self, key: str, verdict: Verdict) -> None:
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(sa.insert(verdict_cache).values(
-                    key=key, verdict=verdict.model_dump(mode="json"), created_at=utcnow()))
-        except sa.exc.IntegrityError:
-            pass  # a concurrent run cached the same verdict: either copy is right
+        # A concurrent run may have cached the same verdict first: either copy is right.
+        with suppress(sa.exc.IntegrityError), self.engine.begin() as conn:
+            conn.execute(sa.insert(verdict_cache).values(
+                key=key, verdict=verdict.model_dump(mode="json"), created_at=utcnow()))
