@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from agent.models import Article, Source, is_source_id
-from agent.text import content_words
+from agent.citations.text import content_token_set as content_words
 
 
 class Finding(BaseModel):

@@ -11,7 +11,7 @@ from langchain_core.messages import BaseMessage
 from agent.drafting import DRAFT_SOURCE_CHARS, render_section
 from agent.models import Article, Section, Sentence, Source
 from agent.prompting import load_prompt
-from agent.text import content_words
+from agent.citations.text import content_token_set as content_words
 from agent.triage import section_outline, source_block
 
 KEPT_FACT_SHARE = 0.6

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, create_model
 
 from agent.models import Article, Source, Topic, slugify
 from agent.prompting import delimit_source, load_prompt
-from agent.text import content_words
+from agent.citations.text import content_token_set as content_words
 
 TRIAGE_BATCH = 8
 TRIAGE_SOURCE_CHARS = 1500
