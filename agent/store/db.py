@@ -53,13 +53,14 @@ def _alembic_config() -> Config:
     return config
 
 
-def head_revision() -> str:
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head() or ""
+def head_revisions() -> set[str]:
+    """Every head of the migration tree: branches made in parallel are all applied."""
+    return set(ScriptDirectory.from_config(_alembic_config()).get_heads())
 
 
-def current_revision(engine: sa.Engine) -> str | None:
+def current_revisions(engine: sa.Engine) -> set[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
 @contextmanager
@@ -84,12 +85,13 @@ def _migration_lock(engine: sa.Engine, conn: sa.Connection):
 
 def migrate(engine: sa.Engine) -> bool:
     """Bring the schema to head; returns True when a migration ran."""
-    if current_revision(engine) == head_revision():
+    heads = head_revisions()
+    if current_revisions(engine) == heads:
         return False
     with engine.begin() as conn, _migration_lock(engine, conn):
-        if MigrationContext.configure(conn).get_current_revision() == head_revision():
+        if set(MigrationContext.configure(conn).get_current_heads()) == heads:
             return False
         config = _alembic_config()
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
     return True
