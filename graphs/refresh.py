@@ -120,10 +120,13 @@ def route_after_assemble(state: RefreshState) -> Literal["review_proposal", "__e
 def review_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
     ctx = runtime.context
     if ctx.review == "auto":
+        from agent.sources.trust import auto_merge_split
+
         proposal = ctx.store.proposals.get(state["proposal_id"])
-        passing = [e.id for e in proposal.edits if all(v.passed for v in e.verdicts)]
+        # Passed the gate AND cites only sources the topic trusts; the rest waits, with why.
+        passing, waiting = auto_merge_split(ctx.store, proposal)
         return {"decision": {"approve": passing, "reject": [], "actor": f"run:{ctx.run_id}",
-                             "comment": f"auto-merged by run {ctx.run_id}"}}
+                             "comment": f"auto-merged by run {ctx.run_id}", "waiting": waiting}}
     # Resuming re-runs this node from its first line; nothing above has side effects.
     decision = interrupt({"proposal_id": state["proposal_id"], "topic": state["topic"]})
     return {"decision": decision}
@@ -137,8 +140,10 @@ def merge_edits(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
                              reject=decision.get("reject", []),
                              actor=decision.get("actor", "editor"),
                              comment=decision.get("comment", ""))
+    waiting = decision.get("waiting") or {}
+    note = "".join(f"; edit {i} waits for an editor: {why}" for i, why in waiting.items())
     return {"merged_revision_id": outcome.revision.id if outcome.revision else None,
-            "outcome": f"merged {len(outcome.merged)} edits, refused {len(outcome.refused)}"}
+            "outcome": f"merged {len(outcome.merged)} edits, refused {len(outcome.refused)}" + note}
 
 
 def build_refresh_graph() -> StateGraph:

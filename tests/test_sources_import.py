@@ -95,7 +95,7 @@ def test_bad_inputs_are_skipped_and_the_rest_imports(store, tmp_path: Path, caps
     assert "decompresses to more than" in reasons["bomb.gz"]
     assert "104.9 MB" in reasons["huge.txt"]
     assert report["added"] == 3
-    assert any("items.jsonl:2" in w["input"] for w in report["warnings"])
+    assert [Path(m["input"]).name for m in report["malformed"]] == ["items.jsonl:2"]
     by_title = {s.title: s for s, _ in store.sources.for_topic("t")}
     assert by_title["One"].url == "https://a.example/1" and by_title["One"].author == "Ann"
     assert by_title["A good note"].kind == "file"

@@ -29,7 +29,7 @@ def _ensure_topic(store, slug: str) -> None:  # noqa: ANN001 - Store is imported
 
 
 def _print_problems(report) -> None:  # noqa: ANN001 - ImportReport
-    for skipped in report.skipped:
+    for skipped in report.skipped + report.malformed:
         err.print(f"skipped {skipped.input}: {skipped.reason}")
     for warning in report.warnings:
         err.print(f"warning {warning.input}: {warning.reason}")
@@ -73,12 +73,33 @@ def list_sources(
     """List a topic's sources, oldest first, with their status."""
     with store_session() as store:
         rows = [_row(s, st) for s, st in store.sources.for_topic(slug, status or None)]
+        from agent.nights import reasons  # why a source is undecided or held back
+
+        why = reasons(store, slug)
+    for row in rows:
+        if row["id"] in why:
+            row["reason"] = why[row["id"]]
     if as_json:
         emit_json(rows)
         return
     for row in rows:
-        echo(f"{row['id']}\t{row['status']}\t{row['kind']}\t{row['chars']}\t{row['title'][:100]}")
+        echo(f"{row['id']}\t{row['status']}\t{row['kind']}\t{row['chars']}\t{row['title'][:100]}"
+             + (f"\t{row['reason']}" if row.get("reason") else ""))
     err.print(f"{len(rows)} sources")
+
+
+@sources_app.command("retry")
+def retry_sources(
+    slug: str,
+    source_ids: list[str] | None = typer.Argument(None, help="Only these ids (default: all)."),
+) -> None:
+    """Make undecided and held-back sources new again: the next refresh triages them."""
+    from agent.nights import retry
+
+    with store_session() as store:
+        store.topics.get(slug)
+        count = retry(store, slug, source_ids or None)
+    err.print(f"{count} sources of {slug} will be tried again by the next `absorb refresh {slug}`")
 
 
 @sources_app.command("show")
@@ -95,10 +116,53 @@ def show_source(
     for key in ("id", "title", "url", "kind", "author", "published_at", "duplicate_of", "origin"):
         if details.get(key):
             echo(f"{key}: {details[key]}")
+    if details.get("declared_url"):
+        echo(f"declared canonical URL (the page's claim, not its identity): {details['declared_url']}")
     for link in details["topics"]:
-        echo(f"topic: {link['topic']} ({link['status']}{': ' + link['reason'] if link['reason'] else ''})")
+        trust = f"; trusted via {link['trusted']}" if link["trusted"] else ""
+        echo(f"topic: {link['topic']} ({link['status']}{': ' + link['reason'] if link['reason'] else ''}{trust})")
+    for event in details["history"]:
+        echo(f"history: {event['at']:%Y-%m-%d %H:%M} {event['action']} {event.get('fetched_url', '')} "
+             f"by {event['actor']} ({event.get('chars', 0)} chars)")
     echo("")
     echo(details["text"])
+
+
+@sources_app.command("fetch")
+def fetch_source(
+    source_id: str = typer.Argument(..., metavar="ID", help="A source with no text, e.g. a "
+                                    "reference imported from a page."),
+    as_json: bool = typer.Option(False, "--json", help="The history entry as JSON on stdout."),
+) -> None:
+    """Fill a source that has no text by fetching its own URL; recorded in its history."""
+    from agent.cli.review_cmd import editor_actor
+    from agent.sources.refetch import fetch_reference
+
+    with store_session() as store:
+        event = fetch_reference(store, source_id, actor=editor_actor())
+    if as_json:
+        emit_json(event)
+    err.print(f"{source_id}: {event['chars']} chars from {event['fetched_url']}")
+
+
+@sources_app.command("trust")
+def trust_sources(
+    slug: str,
+    ids: list[str] = typer.Argument(..., metavar="ID...", help="Source ids of the topic."),
+    remove: bool = typer.Option(False, "--remove", help="Stop trusting them."),
+) -> None:
+    """Trust sources for a topic: `refresh --review auto` merges only sentences whose every
+    citation the topic trusts (sources from `feeds add --trusted` feeds are trusted too)."""
+    from agent.cli.review_cmd import editor_actor
+
+    with store_session() as store:
+        if remove:
+            store.topics.get(slug)
+            changed = store.sources.distrust(slug, ids)
+            err.print(f"{slug}: {changed} sources no longer trusted")
+            return
+        changed = store.sources.trust(slug, ids, via=editor_actor())
+    err.print(f"{slug}: {changed} sources newly trusted ({len(set(ids)) - changed} already were)")
 
 
 @sources_app.command("pull")
@@ -140,6 +204,8 @@ def add_feed(
     source: str = typer.Argument(..., metavar="INPUT", help="An http(s) URL, a file or a folder."),
     name: str | None = typer.Option(None, "--name", help="Short name (default: from INPUT)."),
     fmt: str = typer.Option("auto", "--format", help=FORMAT_HELP),
+    trusted: bool = typer.Option(False, "--trusted", help="Its sources may be merged by "
+                                 "`refresh --review auto` (default: they wait for an editor)."),
 ) -> None:
     """Register a feed for a topic; `absorb sources pull TOPIC` reads it."""
     from agent.sources.formats import FORMATS
@@ -152,8 +218,8 @@ def add_feed(
             fail(f"no such file, folder or URL: {source}")
         source = str(path.resolve())  # pulls run from any working directory
     with store_session() as store:
-        feed = store.feeds.add(slug, name or _default_name(source), source, fmt)
-    err.print(f"feed {feed.name} added to {slug}: {feed.input}")
+        feed = store.feeds.add(slug, name or _default_name(source), source, fmt, trusted=trusted)
+    err.print(f"feed {feed.name} added to {slug}{' (trusted)' if feed.trusted else ''}: {feed.input}")
 
 
 @feeds_app.command("list")
@@ -164,13 +230,15 @@ def list_feeds(slug: str, as_json: bool = typer.Option(False, "--json", help="JS
         feeds = store.feeds.list(slug)
     rows = [{"name": f.name, "input": f.input, "format": f.format, "etag": f.etag,
              "last_modified": f.last_modified, "files": len(f.state.get("files", {})),
-             "last_pulled_at": f.last_pulled_at, "last_error": f.last_error} for f in feeds]
+             "last_pulled_at": f.last_pulled_at, "last_error": f.last_error,
+             "trusted": f.trusted} for f in feeds]
     if as_json:
         emit_json(rows)
         return
     for row in rows:
         pulled = f"{row['last_pulled_at']:%Y-%m-%d %H:%M}" if row["last_pulled_at"] else "never pulled"
-        echo(f"{row['name']}\t{row['input']}\t{pulled}\t{row['last_error'] or 'ok'}")
+        echo(f"{row['name']}\t{row['input']}\t{pulled}\t{row['last_error'] or 'ok'}"
+             f"{chr(9) + 'trusted' if row['trusted'] else ''}")
 
 
 @feeds_app.command("remove")

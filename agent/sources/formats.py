@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import re
 from pathlib import PurePath
+
+import feedparser
 
 from agent.markdown import PageError, parse_page
 from agent.models import SourceKind
 from agent.sources.errors import Undecodable, UnknownFormat
 from agent.sources.feeds import parse_feed
 from agent.sources.html import extract_page
-from agent.sources.items import SourceItem, Skipped
+from agent.sources.items import Malformed, NoText, SourceItem, Skipped
 
 FORMATS = ("auto", "bus", "jsonl", "feed", "html", "text", "dir", "url")
 _SHOWING = re.compile(r"^Showing \d+ of \d+", re.I)
@@ -21,6 +24,7 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_BE, "utf-16"))
 MAX_TITLE_LINE = 300
 JSONL_FIELDS = ("url", "title", "kind", "author", "published_at", "text")
+MAX_SNIFF_BYTES = 1024 * 1024
 
 
 def decode_text(data: bytes) -> str:
@@ -40,6 +44,30 @@ def decode_text(data: bytes) -> str:
         raise Undecodable(f"not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
+_PROLOG = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->|<!doctype(?:[^\[>]|\[.*?\])*>", re.I | re.S)
+_ROOT = re.compile(r"<([a-z_][\w.:-]*)", re.I)
+FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})
+
+
+def root_element(head: str) -> str | None:
+    """The local name of the first element after the XML prolog (declaration, comments,
+    processing instructions, DOCTYPE, whitespace), lower-cased; None if it is not in `head`."""
+    position = 0
+    while True:
+        match = _PROLOG.match(head, position)
+        if not match or match.end() == position:
+            break
+        position = match.end()
+    root = _ROOT.match(head, position)
+    return root.group(1).lower().rsplit(":", 1)[-1] if root else None
+
+
+def _is_feed(data: bytes) -> bool:
+    """When the first bytes do not tell, feedparser decides, as feed readers do."""
+    parsed = feedparser.parse(io.BytesIO(data[:MAX_SNIFF_BYTES]))
+    return bool(parsed.get("version")) and bool(parsed.get("entries"))
+
+
 def detect(data: bytes, name: str = "", content_type: str = "") -> str:
     """bus, jsonl, feed, html or text, from the name, the content type and the first bytes."""
     suffix = PurePath(name.split("?")[0]).suffix.lower()
@@ -50,16 +78,18 @@ def detect(data: bytes, name: str = "", content_type: str = "") -> str:
         if head.startswith(bom):
             head = head.decode(encoding, "ignore").encode("utf-8", "ignore")
             break
-    head_text = head.decode("latin-1").lstrip().lower()
+    head_text = head.decode("latin-1").lstrip()
+    lowered = head_text.lower()
     content_type = content_type.lower()
-    if head_text.startswith(("<rss", "<feed", "<rdf:rdf")) or "rss" in content_type or "atom" in content_type:
+    root = root_element(head_text)
+    if root in FEED_ROOTS or "rss" in content_type or "atom" in content_type:
         return "feed"
-    if head_text.startswith("<?xml"):
-        return "html" if "<html" in head_text and "<rss" not in head_text and "<feed" not in head_text else "feed"
-    if head_text.startswith(("<!doctype html", "<html", "<head", "<body", "<!--")) or "html" in content_type:
+    if root in ("html", "head", "body") or lowered.startswith("<!doctype html") or "html" in content_type:
         return "html"
-    if suffix in (".xml", ".rss", ".atom"):
-        return "feed"
+    xml_name = suffix in (".xml", ".rss", ".atom")
+    if (root is None and lowered.startswith(("<?", "<!"))) or lowered.startswith("<?xml") or xml_name:
+        # A prolog longer than the sniffed head, or XML whose root says nothing.
+        return "feed" if _is_feed(data) or "<html" not in lowered else "html"
     if suffix in (".html", ".htm", ".xhtml"):
         return "html"
     if head_text.startswith("{"):
@@ -110,22 +140,30 @@ def parse_jsonl(text: str, name: str) -> tuple[list[SourceItem], list[Skipped]]:
     """One object per line; a bad line is reported and the others are kept."""
     items: list[SourceItem] = []
     bad: list[Skipped] = []
+    objects = 0
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as exc:
-            bad.append(Skipped(f"{name}:{number}", f"not JSON ({str(exc)[:80]})"))
+            bad.append(Malformed(f"{name}:{number}", f"not JSON ({str(exc)[:80]})"))
             continue
         if not isinstance(record, dict):
-            bad.append(Skipped(f"{name}:{number}", "not a JSON object"))
+            bad.append(Malformed(f"{name}:{number}", "not a JSON object"))
             continue
+        objects += 1
         fields = {key: record[key] for key in JSONL_FIELDS if isinstance(record.get(key), str)}
         if "text" not in fields and isinstance(record.get("summary"), str):
             fields["text"] = record["summary"]
+        if not fields.get("text", "").strip():
+            bad.append(NoText(f"{name}:{number}", "a record with no text was left out"))
+            continue
         fields.setdefault("kind", SourceKind.web.value)
         items.append(SourceItem(**fields))
+    if not objects:
+        raise UnknownFormat(f"no JSON records found ({len(bad)} lines, none a JSON object): "
+                            "is this JSON Lines?")
     return items, bad
 
 
@@ -146,11 +184,13 @@ def parse_text(text: str, name: str) -> SourceItem:
 def read_items(data: bytes, fmt: str, *, name: str, base_url: str | None = None,
                content_type: str = "") -> tuple[list[SourceItem], list[Skipped]]:
     """Items of one input in a known or detected format, and per-input warnings."""
+    if not data.strip():
+        raise UnknownFormat("empty file")
     if fmt == "auto":
         fmt = detect(data, name, content_type)
     if fmt == "feed":
         items, problem = parse_feed(data, base_url=base_url, content_type=content_type)
-        warnings = [Skipped(name, f"broken feed, {len(items)} entries kept: {problem}")] if problem else []
+        warnings = [Skipped(name, f"broken feed, {len(items)} entries read: {problem}")] if problem else []
         return items, warnings
     if fmt == "html":
         return [extract_page(data, url=base_url)], []

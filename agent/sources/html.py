@@ -17,6 +17,9 @@ from agent.sources.items import SourceItem
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 # Below this, what trafilatura's fallbacks return is a menu label, not an article.
 MIN_MAIN_TEXT = 50
+# Only a date the page states (its metadata, a <time> element): without this, htmldate's
+# extensive search takes "Copyright 2026" in a footer for the publication date.
+DATE_PARAMS = {"extensive_search": False, "original_date": True}
 
 
 @lru_cache(maxsize=1)
@@ -30,11 +33,16 @@ def _config() -> ConfigParser:
 
 
 def extract_page(data: bytes, *, url: str | None = None) -> SourceItem:
-    """One source from a page; raises NoMainText when trafilatura finds no article in it."""
+    """One source from a page; raises NoMainText when trafilatura finds no article in it.
+
+    `url` is where the page was fetched from (after redirects), and the only URL it gets:
+    a canonical link the page declares is the page's own claim, kept as a hint.
+    """
     try:
         document = trafilatura.bare_extraction(
             data, url=url, with_metadata=True, include_comments=False, include_tables=True,
-            include_images=False, include_links=False, favor_precision=True, config=_config())
+            include_images=False, include_links=False, favor_precision=True,
+            date_extraction_params=DATE_PARAMS, config=_config())
     except (ValueError, TypeError, AttributeError) as exc:  # lxml/trafilatura on hostile markup
         raise NoMainText(f"page could not be parsed ({type(exc).__name__})") from None
     text = getattr(document, "text", None) if document is not None else None
@@ -43,7 +51,8 @@ def extract_page(data: bytes, *, url: str | None = None) -> SourceItem:
     return SourceItem(
         title=document.title or "",
         text=text,
-        url=document.url or url,
+        url=url,
+        declared_url=document.url if document.url and document.url != url else None,
         kind=SourceKind.web.value,
         author=document.author or None,
         published_at=document.date or None,

@@ -11,7 +11,7 @@ from agent.sources.errors import SourceError, UnknownFormat
 from agent.sources.fetch import Fetched, fetch, read_file
 from agent.sources.formats import FORMATS, read_items
 from agent.sources.ingest import ingest
-from agent.sources.items import ImportReport, Skipped, SourceItem
+from agent.sources.items import ImportReport, Malformed, NoText, Skipped, SourceItem
 
 if TYPE_CHECKING:
     from agent.store import Store
@@ -41,7 +41,9 @@ class Collector:
 
     def add(self, origin: str, items: list[SourceItem], warnings: list[Skipped]) -> None:
         self.report.inputs += 1
-        self.report.warnings += warnings
+        self.report.malformed += [w for w in warnings if isinstance(w, Malformed)]
+        self.report.warnings += [w for w in warnings if not isinstance(w, Malformed)]
+        self.report.no_text += sum(isinstance(w, NoText) for w in warnings)
         for item in items:
             item.origin = item.origin or origin
         self._pending += items

@@ -2,48 +2,79 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agent.models import Source, SourceStatus
+from agent.models import SOURCE_ID_PREFIX, Source, SourceStatus
 from agent.sources import dedup
-from agent.sources.items import ImportReport, Skipped, SourceItem
-from agent.sources.normalize import normalise
+from agent.sources.items import ImportReport, NoText, SourceItem
+from agent.sources.normalize import canonical_url, normalise
 from agent.store.sources import SourceEntry
 
 if TYPE_CHECKING:
     from agent.store import Store
 
 
+@dataclass
+class _Prepared:
+    source: Source
+    origin: str | None
+    declared_url: str | None = None
+    reason: str | None = None
+
+
 def _prepare(items: Iterable[SourceItem], origin: str | None,
-             report: ImportReport) -> list[tuple[Source, str | None]]:
-    """Normalised sources in input order, each id once (the first occurrence wins)."""
+             report: ImportReport) -> list[_Prepared]:
+    """Normalised sources in input order, each id once (the first occurrence wins); an item
+    with no text is left out with its reason: it could support nothing."""
     seen: set[str] = set()
-    prepared: list[tuple[Source, str | None]] = []
+    prepared: list[_Prepared] = []
     for item in items:
         where = item.origin or origin
         source = normalise(item)
-        if source is None:
-            report.warnings.append(Skipped(where or "input", "an item with no title and no text was left out"))
+        if source is None or not source.text:
+            label = f" '{source.title[:60]}'" if source is not None else ""
+            report.warnings.append(NoText(where or "input", f"an item{label} with no text was left out"))
+            report.no_text += 1
             continue
         if source.id in seen:
             report.unchanged += 1
             continue
         seen.add(source.id)
-        prepared.append((source, where))
+        prepared.append(_Prepared(source, where, canonical_url(item.declared_url)))
     return prepared
 
 
-def _adopt_known_urls(store: Store, prepared: list[tuple[Source, str | None]]) -> None:
-    """A URL already stored under another id (a page's reference list keys sources by the
-    URL as written) keeps that id, so the feed's copy fills in the reference."""
-    urls = [s.url for s, _ in prepared if s.url]
-    known = store.sources.ids_by_canonical_url(urls) if urls else {}
-    for position, (source, where) in enumerate(prepared):
-        if source.url and known.get(source.url, source.id) != source.id:
-            prepared[position] = (source.model_copy(update={"id": known[source.url]}), where)
+def version_id(url: str, content_hash: str) -> str:
+    """The id of one text under a URL that already names a different stored text."""
+    digest = hashlib.sha256(f"{url}\n{content_hash}".encode("utf-8")).hexdigest()[:16]
+    return SOURCE_ID_PREFIX + digest
+
+
+def _settle_ids(store: Store, prepared: list[_Prepared]) -> None:
+    """A URL is a claim, not an identity an item can take over. An item whose URL names a
+    stored row with the same text is that row; one whose URL-based id is held by a row with
+    other text (a page's textless reference, an older version) becomes its own source."""
+    urls = [p.source.url for p in prepared if p.source.url]
+    if not urls:
+        return
+    known = store.sources.by_canonical_url(urls)
+    taken = store.sources.stored([p.source.id for p in prepared if p.source.url])
+    for entry in prepared:
+        source = entry.source
+        if not source.url:
+            continue
+        rows = known.get(source.url, [])
+        same = next((sid for sid, digest in rows if digest == source.content_hash), None)
+        if same is not None:
+            entry.source = source.model_copy(update={"id": same})
+        elif source.id in taken:
+            entry.source = source.model_copy(update={"id": version_id(source.url, source.content_hash)})
+            entry.reason = f"same URL as {source.id} with other text: kept as its own source"
 
 
 def ingest(store: Store, topic: str, items: Iterable[SourceItem], origin: str | None = None) -> ImportReport:
@@ -54,22 +85,25 @@ def ingest(store: Store, topic: str, items: Iterable[SourceItem], origin: str | 
     prepared = _prepare(items, origin, report)
     if not prepared:
         return report
-    _adopt_known_urls(store, prepared)
-    ids = [s.id for s, _ in prepared]
+    _settle_ids(store, prepared)
+    ids = [p.source.id for p in prepared]
     linked = store.sources.linked(topic, ids)
     stored_minhash = store.sources.stored(ids)
-    by_hash = store.sources.ids_by_content_hash(topic, [s.content_hash for s, _ in prepared])
+    by_hash = store.sources.ids_by_content_hash(topic, [p.source.content_hash for p in prepared])
 
     entries: list[SourceEntry] = []
     fresh: list[SourceEntry] = []
-    for source, where in prepared:
+    for item in prepared:
+        source = item.source
         blob = stored_minhash.get(source.id)
         if not dedup.usable(blob) and source.text:
             blob = dedup.to_bytes(dedup.signature(f"{source.title}\n{source.text}"))
-        entry = SourceEntry(source=source, minhash=blob, origin=where, canonical_url=source.url)
+        entry = SourceEntry(source=source, minhash=blob, origin=item.origin, reason=item.reason,
+                            canonical_url=source.url, declared_url=item.declared_url)
         entries.append(entry)
+        report.seen_ids.append(source.id)
         if source.id in linked:
-            report.unchanged += 1  # still saved: a stored row without text gets this text
+            report.unchanged += 1  # saved all the same: nothing stored changes
             continue
         holder = by_hash.get(source.content_hash)
         if holder and holder != source.id:

@@ -144,6 +144,9 @@ def pull_feed(store: Store, feed: Feed) -> FeedResult:
         result.error = f"cannot read {feed.input} ({exc.strerror or exc})"
     if result.error:
         store.feeds.record_pull(feed.id, error=result.error)
+    if feed.trusted and result.report.seen_ids:
+        # What this feed brought, as stored (texts never change): the topic vouches for it.
+        store.sources.trust(feed.topic, result.report.seen_ids, via=f"feed:{feed.name}")
     return result
 
 

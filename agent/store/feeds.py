@@ -25,25 +25,28 @@ class Feed(BaseModel):
                                   description="Per-file mtime/size/sha256 of folder feeds.")
     last_pulled_at: datetime | None = None
     last_error: str | None = None
+    trusted: bool = Field(False, description="Its sources may be merged by `--review auto`.")
 
 
 def _feed(row: sa.Row) -> Feed:
     return Feed(id=row.id, topic=row.topic, name=row.name, input=row.input, format=row.format,
                 etag=row.etag, last_modified=row.last_modified, state=row.state or {},
-                last_pulled_at=row.last_pulled_at, last_error=row.last_error)
+                last_pulled_at=row.last_pulled_at, last_error=row.last_error,
+                trusted=bool(row.trusted))
 
 
 class FeedRepo:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
-    def add(self, topic: str, name: str, input: str, format: str = "auto") -> Feed:
+    def add(self, topic: str, name: str, input: str, format: str = "auto", *,
+            trusted: bool = False) -> Feed:
         try:
             with self.engine.begin() as conn:
                 if conn.execute(sa.select(topics.c.slug).where(topics.c.slug == topic)).first() is None:
                     raise UnknownTopic(topic)
                 conn.execute(sa.insert(feeds).values(topic=topic, name=name, input=input,
-                                                     format=format, state={}))
+                                                     format=format, state={}, trusted=trusted))
         except sa.exc.IntegrityError:
             raise StoreError(f"topic '{topic}' already has a feed named '{name}'") from None
         return self.get(topic, name)

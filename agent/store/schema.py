@@ -49,6 +49,8 @@ sources = sa.Table(
     sa.Column("minhash", sa.LargeBinary, nullable=True),
     sa.Column("origin", sa.Text, nullable=True),
     sa.Column("created_at", TS, nullable=False),
+    # A canonical URL the page itself declared: a hint shown to editors, never the identity.
+    sa.Column("declared_url", sa.Text, nullable=True),
 )
 
 topic_sources = sa.Table(
@@ -73,6 +75,7 @@ feeds = sa.Table(
     sa.Column("state", sa.JSON, nullable=True),
     sa.Column("last_pulled_at", TS, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("trusted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("topic", "name", name="uq_feeds_topic_name"),
 )
 
@@ -156,4 +159,53 @@ topic_locks = sa.Table(
     sa.Column("holder", sa.String(200), nullable=False),
     sa.Column("acquired_at", TS, nullable=False),
     sa.Column("expires_at", TS, nullable=False),
+)
+
+# -- security room (issue 15): trust per topic, and a source's history ----------------------
+
+# Sources a topic trusts: `--review auto` merges only sentences whose every citation is here.
+trusted_sources = sa.Table(
+    "trusted_sources", metadata,
+    sa.Column("topic", sa.String(200), sa.ForeignKey("topics.slug"), primary_key=True),
+    sa.Column("source_id", sa.String(40), sa.ForeignKey("sources.id"), primary_key=True),
+    sa.Column("via", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# What happened to a source's row after it was stored (its text filled by its own fetch).
+source_history = sa.Table(
+    "source_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source_id", sa.String(40), sa.ForeignKey("sources.id"), nullable=False, index=True),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# -- nights room (issue 13): citation numbers per topic, sources held back or undecided -------
+
+# A source's reference number on a topic, for the life of the topic (never reused).
+citation_numbers = sa.Table(
+    "citation_numbers", metadata,
+    sa.Column("topic", sa.String(200), sa.ForeignKey("topics.slug"), primary_key=True),
+    sa.Column("source_id", sa.String(40), primary_key=True),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("topic", "number", name="uq_citation_numbers_topic_number"),
+)
+
+# Why a source of a topic is undecided or held back, and under which prompt and model: it is
+# tried again only when the editor asks or when that prompt or model changes.
+source_notes = sa.Table(
+    "source_notes", metadata,
+    sa.Column("topic", sa.String(200), sa.ForeignKey("topics.slug"), primary_key=True),
+    sa.Column("source_id", sa.String(40), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("section_ids", sa.JSON, nullable=False),
+    sa.Column("prompt_version", sa.String(80), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False, server_default=""),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
 )

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from agent.models import Source, SourceStatus, utcnow
 from agent.store.errors import NotFound, StoreError, UnknownTopic
+from agent.store.provenance import ProvenanceMixin
 from agent.store.schema import sources, topic_sources, topics
 
 # SQLite allows 32766 bound parameters; a few hundred per IN keeps every backend happy.
@@ -30,6 +31,7 @@ class SourceEntry:
     canonical_url: str | None = None
     minhash: bytes | None = None
     origin: str | None = None
+    declared_url: str | None = None  # a canonical URL the page claimed: a hint only
 
 
 def _source(row: Any) -> Source:
@@ -50,7 +52,7 @@ def _check_status(status: str) -> str:
         raise StoreError(f"unknown source status '{status}' (one of: {allowed})") from None
 
 
-class SourceRepo:
+class SourceRepo(ProvenanceMixin):
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
@@ -117,25 +119,21 @@ class SourceRepo:
         return self.save(slug, entries, replace_status=replace_status)
 
     def save(self, slug: str, entries: list[SourceEntry], *, replace_status: bool = False) -> int:
-        """Write a batch in one transaction: new rows inserted, rows without text filled in,
-        links created (existing links keep their status unless replace_status)."""
+        """Write a batch in one transaction: new rows inserted, stored rows never changed
+        (a source's text is written once), links created (existing links keep their status
+        unless replace_status)."""
         if not entries:
             return 0
         now = utcnow()
         with self.engine.begin() as conn:
             self._require_topic(conn, slug)
             ids = [e.source.id for e in entries]
-            empty = self._ids_without_text(conn, ids)
             linked = self.linked(slug, ids, conn=conn)
             rows = [{**entry.source.model_dump(include=set(_SOURCE_FIELDS)),
                      "canonical_url": entry.canonical_url, "minhash": entry.minhash,
-                     "origin": entry.origin, "created_at": now} for entry in entries]
+                     "origin": entry.origin, "declared_url": entry.declared_url,
+                     "created_at": now} for entry in entries]
             conn.execute(self._insert(sources), rows)
-            for entry in entries:
-                if entry.source.id in empty and entry.source.text:
-                    conn.execute(sa.update(sources).where(sources.c.id == entry.source.id).values(
-                        text=entry.source.text, content_hash=entry.source.content_hash,
-                        minhash=entry.minhash, title=entry.source.title or sources.c.title))
             # One microsecond apart: listing by added_at keeps the order of the input.
             links = [{"topic": slug, "source_id": e.source.id, "status": e.status,
                       "reason": e.reason, "added_at": now + timedelta(microseconds=i),
@@ -149,13 +147,6 @@ class SourceRepo:
                             topic_sources.c.source_id == entry.source.id,
                         ).values(status=entry.status, reason=entry.reason, updated_at=now))
         return len(set(ids) - set(linked))
-
-    def _ids_without_text(self, conn: sa.Connection, ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in _chunks(ids):
-            found.update(conn.execute(sa.select(sources.c.id).where(
-                sources.c.id.in_(chunk), sources.c.text == "")).scalars())
-        return found
 
     def linked(self, slug: str, ids: list[str], *, conn: sa.Connection | None = None) -> dict[str, str]:
         """Status of each of these ids that is already linked to the topic."""
@@ -181,14 +172,16 @@ class SourceRepo:
                     sa.select(sources.c.id, sources.c.minhash).where(sources.c.id.in_(chunk)))})
         return found
 
-    def ids_by_canonical_url(self, urls: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def by_canonical_url(self, urls: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """Stored rows per canonical URL, oldest first: (id, content hash)."""
+        found: dict[str, list[tuple[str, str]]] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(urls):
-                for row in conn.execute(sa.select(sources.c.canonical_url, sources.c.id)
+                for row in conn.execute(sa.select(sources.c.canonical_url, sources.c.id,
+                                                  sources.c.content_hash)
                                         .where(sources.c.canonical_url.in_(chunk))
-                                        .order_by(sources.c.created_at.desc())):
-                    found[row.canonical_url] = row.id  # the oldest row wins
+                                        .order_by(sources.c.created_at, sources.c.id)):
+                    found.setdefault(row.canonical_url, []).append((row.id, row.content_hash))
         return found
 
     def ids_by_content_hash(self, slug: str, hashes: list[str]) -> dict[str, str]:
@@ -233,10 +226,14 @@ class SourceRepo:
         source = self.get(source_id)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(sources.c.canonical_url, sources.c.origin,
-                                         sources.c.created_at).where(sources.c.id == source_id)).one()
+                                         sources.c.declared_url, sources.c.created_at)
+                               .where(sources.c.id == source_id)).one()
             links = conn.execute(sa.select(topic_sources).where(
                 topic_sources.c.source_id == source_id).order_by(topic_sources.c.topic)).all()
+        trusted = {l.topic: self.trusted(l.topic, [source_id]).get(source_id) for l in links}
         return {**source.model_dump(mode="json"), "canonical_url": row.canonical_url,
+                "declared_url": row.declared_url, "history": self.history(source_id),
                 "origin": row.origin, "created_at": row.created_at, "chars": len(source.text),
                 "topics": [{"topic": l.topic, "status": l.status, "reason": l.reason,
+                            "trusted": trusted[l.topic],
                             "added_at": l.added_at, "updated_at": l.updated_at} for l in links]}
