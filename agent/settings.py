@@ -5,11 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as _SourceError
 
 DEFAULT_HOME = Path("~/.local/share/absorb")
 MODEL_ROLES = ("triage", "draft", "judge")
+
+
+class SettingsError(ValueError):
+    """A setting in the environment is malformed: the message names the variable."""
+
+    code = 2
 
 
 class ModelPrice(BaseModel):
@@ -54,9 +61,11 @@ class Settings(BaseSettings):
     draft_model: str | None = None
     judge_model: str | None = None
     structured_method: Literal["json_schema", "function_calling"] = "json_schema"
-    draft_mode: Literal["section", "additions"] = Field(
+    draft_mode: Literal["section", "additions", "extract"] = Field(
         "section", description="section: the model returns the whole updated section (it may "
-        "reorder, update or remove); additions: only new sentences, appended (small models).")
+        "reorder, update or remove); additions: only new sentences, appended (small models); "
+        "extract: the model picks source sentences by id and code inserts them verbatim, "
+        "verified in code without a judge call (tiny models).")
     max_revisions: int = Field(2, ge=0, le=5, description="Times a section's draft is revised "
                                "with the gate's failures fed back before they are dropped.")
     triage_mode: Literal["llm", "lexical"] = Field(
@@ -64,20 +73,43 @@ class Settings(BaseSettings):
         "(for models too small to triage, and to save tokens).")
 
     timeout: float = Field(60.0, gt=0, description="Seconds per HTTP request to the model.")
+    section_timeouts: bool = Field(False, description="A section's model call that times out "
+                                   "holds back that section only and the run goes on (on for "
+                                   "the bundled local server); off: a timeout fails the run.")
     max_retries: int = Field(3, ge=0, description="Retries of transient errors, per call.")
     retry_initial_delay: float = Field(1.0, ge=0, description="First backoff, seconds.")
     retry_max_delay: float = Field(20.0, ge=0, description="Longest single backoff, seconds.")
     retry_deadline: float = Field(300.0, gt=0, description="No retry starts after this many "
                                   "seconds since the first attempt of a call.")
+    drain_grace: float = Field(20.0, ge=0, description="On SIGTERM or a first Ctrl-C, seconds "
+                               "model calls in flight may still finish before they are cancelled.")
     concurrency: int = Field(8, ge=1, description="Model calls in flight per event loop.")
     requests_per_second: float = Field(10.0, ge=0, description="0 disables the rate limiter.")
     token_budget: int = Field(200_000, ge=0, description="Input+output tokens per run; 0 = no limit.")
+    batch_budget_tokens: int = Field(0, ge=0, description="Input+output tokens for one "
+                                     "`refresh --all` night; 0 = no limit.")
     max_output_tokens: int = Field(2000, ge=1)
     prices: dict[str, ModelPrice] = Field(default_factory=dict,
                                           description="Merged over DEFAULT_PRICES.")
 
     editor_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
     fetch_allow_private: bool = False
+
+    @field_validator("database_url_override", mode="after")
+    @classmethod
+    def _database_url_parses(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import sqlalchemy as sa
+
+        try:
+            backend = sa.engine.make_url(value).get_backend_name()
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several kinds
+            raise ValueError("not a database URL (e.g. postgresql+psycopg://user@host/db or "
+                             "sqlite:////path/absorb.db)") from exc
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"absorb stores its data in SQLite or PostgreSQL, not {backend}")
+        return value
 
     @field_validator("home_dir", mode="after")
     @classmethod
@@ -114,7 +146,14 @@ class Settings(BaseSettings):
     @property
     def home(self) -> Path:
         """The state directory, created on first use so merely reading settings has no effect."""
-        self.home_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.home_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise SettingsError(f"ABSORB_HOME={self.home_dir} is not a folder: "
+                                "point it at a directory (it is created if missing)") from exc
+        except PermissionError as exc:
+            raise SettingsError(f"ABSORB_HOME={self.home_dir} cannot be created: permission "
+                                "denied") from exc
         return self.home_dir
 
     @property
@@ -139,6 +178,33 @@ class Settings(BaseSettings):
         return ModelPrice()
 
 
+def _variable(field: str) -> str:
+    if field.startswith(("ABSORB_", "OPENAI_")):
+        return field
+    info = Settings.model_fields.get(field)
+    alias = getattr(info, "validation_alias", None) if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"ABSORB_{field.upper()}"
+
+
 def get_settings(**overrides: object) -> Settings:
-    """Fresh settings from the current environment; keyword overrides win over it."""
-    return Settings(**overrides)
+    """Fresh settings from the current environment; keyword overrides win over it.
+
+    A malformed variable is a SettingsError whose one line names the variable and the value.
+    """
+    import os
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else ""
+        name = _variable(field)
+        value = os.environ.get(name, first.get("input"))
+        reason = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        raise SettingsError(f"{name}={value!s} is not valid: {reason}") from None
+    except _SourceError as exc:
+        field = next((name for name in Settings.model_fields if f'"{name}"' in str(exc)), "")
+        name = _variable(field) if field else "an ABSORB_* variable"
+        raise SettingsError(f"{name}={os.environ.get(name, '')} is not valid JSON") from None

@@ -14,12 +14,15 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
+from agent.drafting import keep_once
 from agent.llm import call_structured
 from agent.merge import merge_proposal
-from agent.models import Edit, SourceStatus
+from agent.models import DroppedSentence, Edit, SourceStatus
+from agent.nights import expire, forget, held_for_sections, record
+from agent.numbering import numbers_for
 from agent.prompting import prompt_tag
-from agent.triage import (answer_schema, batches, irrelevant_ids, lexical_decisions, plan_tasks,
-                          triage_messages)
+from agent.triage import (answer_schema, batches, first_answers, irrelevant_ids, lexical_decisions,
+                          plan_tasks, triage_messages, unanswered)
 from graphs.section import build_section_graph
 from graphs.state import RefreshState, RunContext
 
@@ -31,7 +34,7 @@ async def gather_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     from agent.sources.pull import pull_topic
 
     report = await asyncio.to_thread(pull_topic, ctx.store, state["topic"])
-    return {"gather_report": report.as_dict()}
+    return {"gather_report": report.to_json()}
 
 
 def load_article(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
@@ -39,8 +42,25 @@ def load_article(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
     current = store.revisions.current(state["topic"])
     if current is None:
         raise ValueError(f"topic '{state['topic']}' has no article yet: import one first")
+    # A source decided under another prompt or model than today's is tried again.
+    expire(store, state["topic"], triage=triage_version(runtime.context),
+           draft=draft_version(runtime.context))
     fresh = store.sources.for_topic(state["topic"], status=SourceStatus.new.value)
     return {"base_revision_id": current.id, "source_ids": [s.id for s, _ in fresh]}
+
+
+def triage_version(ctx: RunContext) -> tuple[str, str]:
+    """(prompt version, model) that triage decides with in this run."""
+    if ctx.settings.triage_mode == "lexical":
+        return "lexical", ""
+    return prompt_tag("triage"), ctx.settings.model_for("triage")
+
+
+def draft_version(ctx: RunContext) -> tuple[str, str]:
+    """(prompt version, model) that drafts sections in this run."""
+    prompt = {"additions": "draft_additions", "extract": "draft_extract"}.get(
+        ctx.settings.draft_mode, "draft_section")
+    return prompt_tag(prompt), ctx.settings.model_for("draft")
 
 
 def route_after_load(state: RefreshState) -> Literal["triage_sources", "__end__"]:
@@ -64,17 +84,30 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
             run_id=ctx.run_id, prompt_version=prompt_tag("triage"), recorder=ctx.recorder,
             method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings)
 
+    asked = [s.id for s in sources]
     if ctx.settings.triage_mode == "lexical":
         decisions = lexical_decisions(topic, article, sources)
     else:
         answers = await asyncio.gather(*(ask(b) for b in batches(sources)))
-        decisions = [d for answer in answers for d in answer.decisions]
+        decisions = first_answers([d for answer in answers for d in answer.decisions], asked)
+        left_out = unanswered(decisions, asked)
+        if left_out:  # asked again once, only those, in one call
+            again = await ask([found[i] for i in left_out])
+            decisions += first_answers(again.decisions, left_out)
     known = set(found)
     tasks = plan_tasks(article, decisions, known)
     off_topic = irrelevant_ids(decisions, known)
     if off_topic:
         store.sources.set_status(state["topic"], off_topic, SourceStatus.irrelevant.value,
                                  reason="triage: outside the topic's scope")
+    prompt, model = triage_version(ctx)
+    record(store, state["topic"], unanswered(decisions, asked), SourceStatus.undecided.value,
+           reason="undecided: triage gave no answer twice", prompt_version=prompt, model=model,
+           run_id=ctx.run_id)
+    # Sources held back for a section are drafted again when new sources reach it.
+    held = held_for_sections(store, state["topic"], [t.section_id for t in tasks])
+    for task in tasks:
+        task.source_ids += [i for i in held.get(task.section_id, []) if i not in task.source_ids]
     return {"tasks": [{"topic": state["topic"], "base_revision_id": state["base_revision_id"],
                        "section_id": t.section_id, "heading": t.heading,
                        "new_section": t.new_section, "source_ids": t.source_ids,
@@ -90,27 +123,62 @@ def route_to_sections(state: RefreshState) -> list[Send] | Literal["assemble_pro
 def assemble_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
     ctx = runtime.context
     store = ctx.store
-    edits = [Edit.model_validate(e) for e in state.get("edits", [])]
+    article = store.revisions.get(state["base_revision_id"]).article
+    edits, duplicates = keep_once([Edit.model_validate(e) for e in state.get("edits", [])], article)
     edits.sort(key=lambda e: e.id)
     # Only a refresh settles its sources; a rewrite merely re-reads the ones it cites, and a
     # section whose draft failed leaves its sources new for the next run.
     failed = state.get("section_failures", [])
-    failed_sections = {f["section_id"] for f in failed}
-    considered = {i for task in state.get("tasks", []) if task.get("mode") == "update"
-                  and task["section_id"] not in failed_sections for i in task["source_ids"]}
+    reports = [r for r in state.get("section_reports", []) if r.get("mode") == "update"]
     used = {i for e in edits for i in e.source_ids}
-    if considered - used:
-        store.sources.set_status(state["topic"], sorted(considered - used),
-                                 SourceStatus.absorbed.value, reason="nothing new for the article")
+    held = settle_held_back(ctx, state["topic"], reports, used)
     note = "".join(f"; section '{f['heading']}' failed ({f['category']})" for f in failed)
+    note += "".join(f"; '{h}': {n} sentences held back" for h, n in held.items())
+    note += f"; {duplicates} repeated sentences kept once" if duplicates else ""
     if not edits:
         return {"proposal_id": None, "outcome": "no changes" + note}
     proposal = store.proposals.create(state["topic"], run_id=ctx.run_id,
                                       base_revision_id=state["base_revision_id"], edits_=edits,
                                       actor=f"run:{ctx.run_id}")
-    fresh = {s.id for s, _ in store.sources.for_topic(state["topic"], status=SourceStatus.new.value)}
-    store.sources.set_status(state["topic"], sorted(used & fresh), SourceStatus.proposed.value)
+    # A new source takes the next free number when it is first proposed: `review show` and
+    # the merged article then show the same [N].
+    numbers_for(store, state["topic"], article,
+                extra=[k for e in edits for s in e.new_sentences() for k in s.citations])
+    waiting = {s.id for s, _ in store.sources.for_topic(
+        state["topic"], status=[SourceStatus.new.value, SourceStatus.held_back.value])}
+    store.sources.set_status(state["topic"], sorted(used & waiting), SourceStatus.proposed.value)
+    forget(store, state["topic"], sorted(used & waiting))
     return {"proposal_id": proposal.id, "outcome": (f"proposal {proposal.id}" + note) if note else ""}
+
+
+def settle_held_back(ctx: RunContext, topic: str, reports: list[dict], used: set[str]) -> dict[str, int]:
+    """Sources a section considered but no kept sentence cites are held back, with why; returns
+    the number of sentences held back per section heading."""
+    reasons: dict[str, str] = {}
+    sections: dict[str, list[str]] = {}
+    detail: dict[str, dict] = {}
+    counts: dict[str, int] = {}
+    for report in reports:
+        dropped = [DroppedSentence.model_validate(d) for d in report.get("dropped", [])]
+        if dropped:
+            counts[report["heading"]] = len(dropped)
+        for sid in report["source_ids"]:
+            if sid in used:
+                continue
+            sections.setdefault(sid, []).append(report["section_id"])
+            mine = [d for d in dropped if sid in d.sentence.citations]
+            detail.setdefault(sid, {"dropped": []})["dropped"] += [
+                {"section_id": report["section_id"], **d.model_dump(mode="json")} for d in mine]
+            if sid not in reasons or mine:
+                reasons[sid] = (f"held back in '{report['heading']}': "
+                                f"{mine[0].verdict.reason or mine[0].verdict.label.value}" if mine else
+                                f"held back: the draft of '{report['heading']}' used nothing from it")
+    prompt, model = draft_version(ctx)
+    for sid in sorted(reasons):
+        record(ctx.store, topic, [sid], SourceStatus.held_back.value, reason=reasons[sid][:300],
+               prompt_version=prompt, model=model, run_id=ctx.run_id, section_ids=sections,
+               detail=detail)
+    return counts
 
 
 def route_after_assemble(state: RefreshState) -> Literal["review_proposal", "__end__"]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.common import echo, emit_json, err, fail, safe_text, store_session
+from agent.cli.common import (echo, emit_json, err, fail, safe_text, store_session,
+                              topic_argument, when)
 from agent.markdown import MAX_PAGE_BYTES, PageError, decode_page, export_page, parse_page
 from agent.models import slugify
 
@@ -29,9 +30,12 @@ def path() -> None:
 
 
 def import_page(
-    file: Path = typer.Argument(..., help="A topic page in the seed's Markdown format."),
-    topic: str = typer.Option(..., "--topic", help="Topic slug to import into (created if new)."),
+    file: Path = typer.Argument(..., metavar="FILE", help="A topic page in the seed's Markdown format."),
+    topic: str = typer.Option(..., "--topic", metavar="TOPIC",
+                              help="Topic slug to import into (created if new)."),
     comment: str = typer.Option("imported", help="Comment recorded on the new revision."),
+    force: bool = typer.Option(False, "--force", help="Import even over revisions made since the "
+                               "last import (they stay in history; `absorb revert` restores one)."),
 ) -> None:
     """Import a topic page as a new revision: sections, sentences, citations, references."""
     if not file.is_file():
@@ -48,6 +52,8 @@ def import_page(
     with store_session() as store:
         if not store.topics.exists(topic):
             store.topics.create(topic, page.article.title, scope=page.article.summary)
+        elif not force:
+            _refuse_import_over_edits(store, topic)
         base = store.topics.get(topic).current_revision_id
         revision = store.revisions.commit(topic, page.article, base_revision_id=base,
                                           actor="import", comment=f"{comment}: {file.name}")
@@ -60,6 +66,38 @@ def import_page(
               f"{len(article.sections)} sections, "
               f"{sum(len(s.sentences()) for s in article.sections)} sentences, "
               f"{len(article.sources)} references, {len(page.unresolved_markers)} unresolved markers")
+
+
+def _refuse_import_over_edits(store, topic: str) -> None:  # noqa: ANN001 - a Store
+    """A page imported over a topic replaces its text: refuse when editors or runs changed it
+    since its last import, naming what would be replaced."""
+    history = store.revisions.history(topic)
+    last_import = max((r.number for r in history if r.actor == "import"), default=0)
+    since = [r for r in history if r.number > last_import]
+    if since:
+        listed = ", ".join(f"{r.number} by {r.actor}" for r in since[-5:])
+        fail(f"{topic} has {len(since)} revision(s) since its last import ({listed}); importing "
+             f"would replace them as the current text: add --force (history keeps them, and "
+             f"`absorb revert {topic} --to N` restores one)")
+
+
+def revert(
+    slug: str = topic_argument(),
+    to: int = typer.Option(..., "--to", metavar="N", help="The revision number to restore."),
+    comment: str = typer.Option("", help="Why (recorded on the new revision)."),
+) -> None:
+    """Make a new revision whose text equals revision N; nothing is ever deleted."""
+    if to < 1:
+        fail("revision numbers start at 1 (`absorb history TOPIC` lists them)")
+    with store_session() as store:
+        target = store.revisions.by_number(slug, to)
+        current = store.revisions.current(slug)
+        if current is not None and current.sha256 == target.sha256:
+            fail(f"{slug} is already at the text of revision {to} (revision {current.number})")
+        revision = store.revisions.commit(
+            slug, target.article, base_revision_id=current.id if current else None,
+            actor="revert", comment=comment or f"revert to revision {to}")
+    err.print(f"{slug}: revision {revision.number} restores the text of revision {to}")
 
 
 @topics_app.callback()
@@ -78,13 +116,15 @@ def topics(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         emit_json(rows)
         return
     if not rows:
-        err.print("no topics yet: `absorb import FILE --topic SLUG` creates one")
+        err.print("no topics yet: `absorb import FILE --topic TOPIC` creates one")
     for row in rows:
-        echo(f"{row['slug']}\t{row['title']}\trev {row['revision']}\t{row['sections']} sections")
+        article = (f"rev {row['revision']}\t{row['sections']} sections" if row["revision"]
+                   else "no article yet\t-")
+        echo(f"{row['slug']}\t{row['title']}\t{article}")
 
 
 @topics_app.command("scope")
-def topics_scope(slug: str, text: str = typer.Argument(..., help="One paragraph: what belongs in this topic.")) -> None:
+def topics_scope(slug: str = topic_argument(), text: str = typer.Argument(..., help="One paragraph: what belongs in this topic.")) -> None:
     """Set the paragraph triage judges relevance against (defaults to the summary)."""
     if not text.strip():
         fail("scope must not be empty")
@@ -94,17 +134,24 @@ def topics_scope(slug: str, text: str = typer.Argument(..., help="One paragraph:
 
 
 def show(
-    slug: str,
-    fmt: str = typer.Option("md", "--format", help="md (the page) or json (the article model)."),
-    rev: int | None = typer.Option(None, "--rev", help="Revision number (default: current)."),
+    slug: str = topic_argument(),
+    fmt: str = typer.Option("md", "--format", metavar="md|json",
+                            help="md (the page) or json (the article model)."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    rev: int | None = typer.Option(None, "--rev", metavar="N", help="Revision number (default: current)."),
 ) -> None:
     """Print a topic's article as Markdown or JSON."""
     if fmt not in ("md", "json"):
         fail("--format must be md or json")
+    if as_json:
+        fmt = "json"
+    if rev is not None and rev < 1:
+        fail("revision numbers start at 1 (`absorb history TOPIC` lists them)")
     with store_session() as store:
         revision = store.revisions.by_number(slug, rev) if rev else store.revisions.current(slug)
         if revision is None:
-            fail(f"topic '{slug}' has no revision yet")
+            fail(f"topic '{slug}' has no article yet: `absorb import FILE --topic {slug}` "
+                 "gives it one")
     if fmt == "json":
         emit_json({"topic": slug, "revision": revision.number, "revision_id": revision.id,
                    "sha256": revision.sha256, **revision.article.model_dump(mode="json")})
@@ -112,7 +159,7 @@ def show(
         typer.echo(safe_text(export_page(revision.article)), nl=False)
 
 
-def history(slug: str, as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+def history(slug: str = topic_argument(), as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
     """List a topic's revisions, oldest first: who, when, why."""
     with store_session() as store:
         revisions = store.revisions.history(slug)
@@ -122,4 +169,4 @@ def history(slug: str, as_json: bool = typer.Option(False, "--json", help="JSON 
         emit_json(rows)
         return
     for r in rows:
-        echo(f"{r['number']}\t{r['created_at']:%Y-%m-%d %H:%M}\t{r['actor']}\t{r['comment']}")
+        echo(f"{r['number']}\t{when(r['created_at'])}\t{r['actor']}\t{r['comment']}")

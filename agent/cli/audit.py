@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import typer
 
-from agent.audit import audit_article, judge_article
-from agent.cli.common import echo, emit_json, err, fail, store_session
+from agent.cli.common import echo, emit_json, err, fail, store_session, topic_argument
 
 
 def audit(
-    slug: str,
+    slug: str = topic_argument(),
     judge: bool = typer.Option(False, "--judge", help="Also run the citation gate's LLM judge "
                                "on every cited sentence (costs tokens)."),
     as_json: bool = typer.Option(False, "--json", help="The whole report as JSON on stdout."),
 ) -> None:
     """Flag uncited sentences, unresolved markers, unused references and suspect citations."""
+    from agent.audit import audit_article, judge_article
+
     with store_session() as store:
         revision = store.revisions.current(slug)
         if revision is None:
-            fail(f"topic '{slug}' has no revision yet")
+            fail(f"topic '{slug}' has no article yet: `absorb import FILE --topic {slug}` gives it one")
         report = audit_article(revision.article, topic=slug, revision=revision.number)
         if judge:
             report.verdicts = judge_article(store, revision.article)

@@ -64,3 +64,20 @@ def safe_text(text: str) -> str:
 def echo(text: str = "") -> None:
     """Human-readable data on stdout (markup-free so it can be piped), control codes neutralised."""
     typer.echo(safe_text(text))
+
+
+def topic_argument(help: str = "Topic slug, e.g. ai-infrastructure (`absorb topics` lists them).",
+                   required: bool = True) -> Any:
+    """The one way commands name a topic on the command line: TOPIC, described the same way."""
+    return typer.Argument(... if required else None, metavar="TOPIC", help=help, show_default=False)
+
+
+def when(moment: Any) -> str:
+    """Every date a command prints, in one format (UTC as stored): 2026-12-01 21:07."""
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+
+def known_topic(store: Any, slug: str | None) -> None:
+    """A --topic filter naming no topic is a mistake, not an empty list."""
+    if slug is not None and not store.topics.exists(slug):
+        fail(f"unknown topic '{slug}' (`absorb topics` lists them)")

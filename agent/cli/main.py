@@ -16,12 +16,35 @@ from rich.text import Text
 
 app = typer.Typer(
     name="absorb",
-    help="Keep long-lived topic articles true to their sources: import pages and sources, "
-    "refresh sections through a citation gate, review proposed edits.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help: rich markup would eat "[local]"-style text and print a <bool> per flag.
+    rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"absorb {version('absorb')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(_version_flag: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                               help="Print the installed version and exit.")) -> None:
+    """Keep long-lived topic articles true to their sources: import pages and sources, refresh
+    sections through a citation gate, review proposed edits.
+
+    Exit status: 0 done; 1 a batch with failed topics; 2 usage error, bad input or not found;
+    3 a model or source failure (the message says which); 4 a conflict (the article or the
+    decision moved on) or a topic locked by another run; 75 work deferred to the next night;
+    130 interrupted.
+    """
+
+
 app.command("init")(articles.init)
 app.command("path")(articles.path)
 app.command("import")(articles.import_page)
@@ -30,6 +53,7 @@ app.add_typer(sources_cmd.sources_app, name="sources")
 app.add_typer(sources_cmd.feeds_app, name="feeds")
 app.command("show")(articles.show)
 app.command("history")(articles.history)
+app.command("revert")(articles.revert)
 app.command("audit")(audit.audit)
 app.command("demo")(demo.demo)
 app.command("refresh")(refresh_cmd.refresh)
@@ -42,36 +66,52 @@ app.command("propose")(review_cmd.propose)
 app.command("serve")(review_cmd.serve)
 app.add_typer(local_cmd.local_app, name="local")
 app.command("worker")(batch_cmd.worker)
+for _group in app.registered_groups:
+    _group.typer_instance.rich_markup_mode = None
 
 
 def run(args: list[str]) -> int:
     """Run one command line; returns the exit status. Errors become one line on stderr."""
-    from click.exceptions import ClickException, Exit
-
+    from agent.settings import SettingsError
     from agent.store.errors import StoreError
 
     try:
         status = app(args=args, prog_name="absorb", standalone_mode=False)
         return status if isinstance(status, int) else 0
-    except Exit as exc:
-        return exc.exit_code
-    except ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except (UserError, StoreError) as exc:
-        err.print(Text.assemble(("error: ", "red"), str(exc)))
+    except (UserError, StoreError, SettingsError) as exc:
+        err.print(Text.assemble(("error: ", "red"), _one_line(str(exc))))
         return getattr(exc, "code", 2)
+    except typer.Exit as exc:
+        return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted")
         return 130
+    except typer.TyperException as exc:  # typer's own click: usage errors, --help of a bare group
+        return _usage_error(exc)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         category = getattr(exc, "category", None)
         if category is not None:  # LLM and source errors carry a category and a clear message
-            err.print(Text.assemble((f"error ({category}): ", "red"), str(exc)))
+            err.print(Text.assemble((f"error ({category}): ", "red"), _one_line(str(exc))))
             return 3
-        err.print(Text.assemble(("internal error: ", "red"), f"{type(exc).__name__}: {exc} "
-                                "(please report this with the command you ran)"))
+        err.print(Text.assemble(("internal error: ", "red"), f"{type(exc).__name__}: "
+                                f"{_one_line(str(exc))} (please report this with the command you ran)"))
         return 70
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _usage_error(exc: Exception) -> int:
+    """A usage error is one line naming the command's --help; a group given no subcommand has
+    already printed its help (click's NoArgsIsHelpError) and exits 2 like any usage error."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return 2
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "absorb"
+    err.print(Text.assemble(("error: ", "red"), f"{_one_line(message)} (see `{command} --help`)"))
+    return getattr(exc, "exit_code", 2) or 2
 
 
 def main() -> None:

@@ -8,24 +8,28 @@ from collections import defaultdict
 import typer
 from rich.text import Text
 
-from agent.cli.common import echo, emit_json, err, fail, store_session
+from agent.cli.common import (echo, emit_json, err, fail, known_topic, store_session,
+                              topic_argument, when)
 
 
 def refresh(
-    topic: str | None = typer.Argument(None, help="Topic slug to refresh (or --all)."),
-    review: str = typer.Option("manual", help="manual: park the proposal for an editor; "
+    ctx: typer.Context,
+    topic: str | None = topic_argument("Topic slug to refresh, e.g. ai-infrastructure (or --all).",
+                                       required=False),
+    review: str = typer.Option("manual", metavar="manual|auto", help="manual: park the proposal for an editor; "
                                "auto: merge edits whose every sentence passed the gate."),
     resume: bool = typer.Option(True, "--resume/--new", help="Continue the topic's unfinished "
                                 "run if there is one (default), or start a new run."),
-    judge: str = typer.Option("llm", help="Citation gate judge: llm, or none (deterministic checks only)."),
+    judge: str = typer.Option("llm", metavar="llm|none", help="Citation gate judge: llm, or none (deterministic checks only)."),
     gather: bool = typer.Option(True, "--gather/--no-gather", help="Pull the topic's feeds first."),
     as_json: bool = typer.Option(False, "--json", help="The run's result as JSON on stdout."),
     all_topics: bool = typer.Option(False, "--all", help="Every topic with new sources (the "
                                     "overnight batch); exit 0 only if every topic ended cleanly."),
-    concurrency: int = typer.Option(4, help="With --all: topics refreshed at once."),
-    budget_tokens: int = typer.Option(0, envvar="ABSORB_BATCH_BUDGET_TOKENS", help="With --all: "
-                                      "the night's token budget; topics that do not fit are "
-                                      "deferred. 0 means no limit."),
+    concurrency: int = typer.Option(4, metavar="N", help="With --all: topics refreshed at once."),
+    budget_tokens: int | None = typer.Option(None, metavar="TOKENS", help="With --all: the "
+                                             "night's input+output token budget; topics that do "
+                                             "not fit are deferred. 0 means no limit. [default: "
+                                             "ABSORB_BATCH_BUDGET_TOKENS, else 0]"),
     queue: bool = typer.Option(False, "--queue", help="With --all: enqueue one job per topic for "
                                "`absorb worker` (PostgreSQL) instead of running them here."),
 ) -> None:
@@ -40,14 +44,19 @@ def refresh(
         if topic is not None:
             fail("give a TOPIC or --all, not both")
         from agent.cli.batch_cmd import refresh_all
+        from agent.settings import get_settings
+
+        if budget_tokens is None:
+            budget_tokens = get_settings().batch_budget_tokens
 
         refresh_all(concurrency=concurrency, budget_tokens=budget_tokens, review=review,
                     judge=judge == "llm", gather=gather, queue=queue, as_json=as_json)
         return
     if topic is None:
         fail("give a TOPIC to refresh, or --all")
-    if queue:
-        fail("--queue goes with --all")
+    for name in ("queue", "concurrency", "budget_tokens"):
+        if ctx.get_parameter_source(name).name == "COMMANDLINE":
+            fail(f"--{name.replace('_', '-')} goes with --all (one topic is one run)")
     from agent.batch import topic_lock
 
     with store_session() as store:
@@ -55,12 +64,20 @@ def refresh(
         # A topic locked by a batch or another refresh ends here in one line ("locked").
         with topic_lock(store, topic, "refresh"), err.status(f"refreshing {topic}") as status:
             def progress(step: str) -> None:
+                if step == "gather_sources" and not gather:
+                    return  # --no-gather: the node ran, but it pulled nothing
                 status.update(f"refreshing {topic}: {step}")
                 err.print(Text.assemble(("  ✓ ", "green"), step))
 
-            result = asyncio.run(refresh_topic(
-                store, topic, review=review, resume=resume, judge=judge == "llm", gather=gather,
-                progress=progress, on_run=lambda run: err.print(f"run {run.id} ({run.thread_id})")))
+            from agent.shutdown import Interrupted, run_interruptibly
+
+            try:
+                result = run_interruptibly(refresh_topic(
+                    store, topic, review=review, resume=resume, judge=judge == "llm", gather=gather,
+                    progress=progress, on_run=lambda run: err.print(f"run {run.id} ({run.thread_id})")))
+            except Interrupted:
+                fail(f"interrupted: the run is left resumable; `absorb refresh {topic}` continues it",
+                     code=130)
         run = result.run
         proposal = store.proposals.get(result.proposal_id) if result.proposal_id else None
     data = {"run_id": run.id, "topic": topic, "status": run.status.value,
@@ -74,7 +91,7 @@ def refresh(
         emit_json(data)
     else:
         for edit in data["edits"]:
-            echo(f"{edit['id']}\t{edit['section']}\t{edit['sentences']} sentences\t"
+            echo(f"{edit['id']}\t{edit['section']}\t{edit['sentences']} new sentences, "
                  f"{edit['held_back']} held back")
     if run.status.value == "failed":
         err.print(Text.assemble((f"run {run.id} failed ({run.error_category}): ", "red"), run.error or ""))
@@ -86,24 +103,27 @@ def refresh(
 
 
 def runs(
-    topic: str | None = typer.Option(None, help="Only this topic's runs."),
+    topic: str | None = typer.Option(None, metavar="TOPIC", help="Only this topic's runs."),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
 ) -> None:
     """List runs, newest first: topic, kind, status, tokens, start and end."""
     with store_session() as store:
+        known_topic(store, topic)
         rows = store.runs.list(topic=topic)
     if as_json:
         emit_json([r.model_dump(mode="json") for r in rows])
         return
+    if not rows:
+        err.print("no runs yet" + (f" for {topic}" if topic else "")
+                  + ": `absorb refresh TOPIC` starts one")
     for r in rows:
-        finished = f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-"
         echo(f"{r.id}\t{r.topic}\t{r.kind}\t{r.status.value}\t{r.input_tokens}+{r.output_tokens} "
-             f"tokens\t${r.cost:.4f}\t{r.started_at:%Y-%m-%d %H:%M:%S}\t{finished}"
+             f"tokens\t${r.cost:.4f}\t{when(r.started_at)}\t{when(r.finished_at)}"
              + (f"\t{r.error_category}" if r.error_category else ""))
 
 
 def usage(
-    run: int | None = typer.Option(None, "--run", help="One run (default: every run)."),
+    run: int | None = typer.Option(None, "--run", metavar="ID", help="One run (default: every run)."),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
 ) -> None:
     """Tokens and cost per node and section."""
@@ -111,19 +131,21 @@ def usage(
         if run is not None:
             store.runs.get(run)
         calls = store.runs.calls(run)
+        topic_of = {r.id: r.topic for r in store.runs.list(limit=1_000_000)}
     groups: dict[tuple, dict] = defaultdict(lambda: {"calls": 0, "input_tokens": 0, "output_tokens": 0,
                                                      "cached_tokens": 0, "cost": 0.0, "latency_ms": 0.0})
     for call in calls:
-        group = groups[(call.node, call.section or "", call.model)]
+        group = groups[(topic_of.get(call.run_id, ""), call.node, call.section or "", call.model)]
         group["calls"] += 1
         for key in ("input_tokens", "output_tokens", "cached_tokens", "cost", "latency_ms"):
             group[key] += getattr(call, key)
-    rows = [{"node": n, "section": s or None, "model": m, **v} for (n, s, m), v in sorted(groups.items())]
+    rows = [{"topic": t or None, "node": n, "section": s or None, "model": m, **v}
+            for (t, n, s, m), v in sorted(groups.items())]
     if as_json:
         emit_json(rows)
         return
     for r in rows:
-        echo(f"{r['node']}\t{r['section'] or '-'}\t{r['model']}\t{r['calls']} calls\t"
+        echo(f"{r['topic'] or '-'}\t{r['node']}\t{r['section'] or '-'}\t{r['model']}\t{r['calls']} calls\t"
              f"{r['input_tokens']}+{r['output_tokens']} tokens ({r['cached_tokens']} cached)\t${r['cost']:.4f}")
     err.print(f"{sum(r['calls'] for r in rows)} calls, "
               f"{sum(r['input_tokens'] + r['output_tokens'] for r in rows)} tokens, "

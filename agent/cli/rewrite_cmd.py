@@ -7,17 +7,17 @@ import asyncio
 import typer
 from rich.text import Text
 
-from agent.cli.common import echo, emit_json, err, fail, store_session
+from agent.cli.common import echo, emit_json, err, fail, store_session, topic_argument
 
 
 def rewrite(
-    topic: str = typer.Argument(..., help="Topic slug."),
-    section: str = typer.Argument(..., help="Section heading or id (case-insensitive)."),
+    topic: str = topic_argument(),
+    section: str = typer.Argument(..., metavar="SECTION", help="Section heading or id (case-insensitive)."),
     instructions: str = typer.Option("", help="What the editor wants, e.g. 'shorter, no repetition'."),
     with_new: bool = typer.Option(False, "--with-new", help="Also draw on the topic's new sources "
                                   "that match this section."),
-    review: str = typer.Option("manual", help="manual: a pending proposal; auto: merge what passed."),
-    judge: str = typer.Option("llm", help="Citation gate judge: llm or none."),
+    review: str = typer.Option("manual", metavar="manual|auto", help="manual: a pending proposal; auto: merge what passed."),
+    judge: str = typer.Option("llm", metavar="llm|none", help="Citation gate judge: llm or none."),
     as_json: bool = typer.Option(False, "--json", help="The result as JSON on stdout."),
 ) -> None:
     """Rewrite one section from its sources; the result is a proposal like any other."""
@@ -30,7 +30,7 @@ def rewrite(
     with store_session() as store:
         current = store.revisions.current(topic)
         if current is None:
-            fail(f"topic '{topic}' has no revision yet")
+            fail(f"topic '{topic}' has no article yet: `absorb import FILE --topic {topic}` gives it one")
         found = current.article.section(section)
         if found is None:
             names = ", ".join(f"'{s.heading}'" for s in current.article.sections)
@@ -62,7 +62,7 @@ def rewrite(
         raise typer.Exit(3)
     if not as_json:
         for edit in edits:
-            echo(f"{edit.id}\t{edit.heading}\t{len(edit.new_sentences())} sentences\t"
+            echo(f"{edit.id}\t{edit.heading}\t{len(edit.new_sentences())} new sentences, "
                  f"{len(edit.dropped)} held back\t{len(edit.lost_facts)} facts no longer stated")
     if not edits:
         err.print(f"run {run.id}: the rewrite changed nothing that passed the citation gate")

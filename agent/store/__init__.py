@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from agent.store.articles import RevisionRepo, TopicRepo
 from agent.store.db import make_engine, migrate
-from agent.store.errors import ConflictError, NotFound, StoreError, UnknownTopic
+from agent.store.decisions import DecisionRepo
+from agent.store.errors import ConflictError, NotFound, StoreError, StoreUnavailable, UnknownTopic
 from agent.store.feeds import FeedRepo
 from agent.store.sources import SourceRepo
 from agent.store.proposals import ProposalRepo
@@ -28,6 +29,7 @@ class Store:
         self.feeds = FeedRepo(engine)
         self.proposals = ProposalRepo(engine)
         self.runs = RunRepo(engine)
+        self.decisions = DecisionRepo(engine)
 
     @property
     def url(self) -> str:
@@ -45,6 +47,12 @@ def default_database_url() -> str:
 
 def open_store(url: str | None = None, *, run_migrations: bool = True) -> Store:
     engine = make_engine(url or default_database_url())
-    if run_migrations:
-        migrate(engine)
+    try:
+        if run_migrations:
+            migrate(engine)
+        else:
+            engine.connect().close()
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        raise StoreUnavailable(engine.url, exc) from None
     return Store(engine)

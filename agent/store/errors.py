@@ -24,3 +24,17 @@ class ConflictError(StoreError):
             f"the current revision is {current}; nothing was written"
         )
         self.topic, self.base, self.current = topic, base, current
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be opened: unreachable server, refused login, not a database file."""
+
+    def __init__(self, url, exc: Exception) -> None:  # noqa: ANN001 - a SQLAlchemy URL
+        where = url.render_as_string(hide_password=True)
+        detail = " ".join(str(getattr(exc, "orig", exc)).split())
+        if url.get_backend_name() == "sqlite":
+            hint = ("it is not a SQLite database absorb can open (corrupt or another file?): "
+                    "move it aside, or set ABSORB_HOME to another folder")
+        else:
+            hint = "check ABSORB_DATABASE_URL and that the server is running"
+        super().__init__(f"cannot open the database {where}: {detail[:200]}; {hint}")
