@@ -67,93 +67,135 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.
              f"{r['actor']}\t{r['created_at']:%Y-%m-%d %H:%M}")
 
 
-def _elide(text: str, keep: int = 100) -> str:
-    """Long unchanged runs shrink to their ends, so the change stays in view."""
-    if len(text) <= 3 * keep:
+def _elide(text: str, keep: int = 60) -> str:
+    """Long unchanged sentences shrink to their ends, so the change stays in view."""
+    if len(text) <= 2 * keep + 5:
         return text
     return f"{text[:keep]} … {text[-keep:]}"
 
 
-def _print_view(view, out: Console) -> None:
+def _words(chunks, plain: bool, side: str) -> Text:
     from agent.diff import printable
 
+    out = Text()
+    for chunk in chunks:
+        text = printable(chunk.text)
+        if chunk.op == "equal":
+            out.append(text)
+        elif plain:
+            out.append(f"[-{text}-]" if chunk.op == "delete" else f"{{+{text}+}}")
+        else:
+            out.append(text, style="red strike" if side == "old" else "green underline")
+    return out
+
+
+def _print_card(card, numbering: dict, out: Console, plain: bool) -> None:
+    from agent.diff import printable
+    from agent.markdown import render_sentence
+    from agent.review_view import editor_name
+
+    e = card.edit
+    head = Text(f"\nedit {card.number} · ", style="bold")
+    head.append(printable(e.heading), style="bold")
+    head.append(f" · {e.status.value}" + (" · new section" if e.new_section else ""))
+    head.append(f" · {card.summary}")
+    head.append(f" · {e.id}", style="dim")
+    out.print(head)
+    if card.noop:
+        out.print(Text("  changes nothing: every drafted sentence was held back (no decision needed)",
+                       style="dim"))
+    if e.status.value == "pending" and not card.applies and not card.noop:
+        out.print(Text("  ! the section changed since this was drafted: approving refuses it",
+                       style="yellow"))
+    if e.rationale:
+        out.print(Text(printable(f"  why: {e.rationale}"), style="italic"))
+    for decision in card.decisions:
+        line = f"  {decision.action} by {editor_name(decision.actor)} at {decision.decided_at:%Y-%m-%d %H:%M}"
+        out.print(Text(printable(line + (f": \u201c{decision.comment}\u201d" if decision.comment else "")),
+                       style="bold"))
+    for line in card.lines:
+        row = line.row
+        if row.kind in ("same", "moved"):
+            out.print(Text(printable("    " + _elide(render_sentence(row.new, numbering))), style="dim"))
+            continue
+        if row.kind in ("changed", "removed"):
+            old = Text("  - ")
+            old.append_text(_words(row.old_words, plain, "old"))
+            if row.kind == "removed":
+                old.append("  (no longer stated)", style="yellow")
+            out.print(old)
+        if row.kind in ("changed", "added"):
+            new = Text("  + ")
+            new.append_text(_words(row.new_words, plain, "new"))
+            markers = "".join(f" [{numbering[k]}]" if k in numbering else f" [{k}]"
+                              for k in row.new.citations)
+            new.append(markers)
+            out.print(new)
+            tag = f"    [{card.number}.{row.number} {line.label}"
+            tag += "" if line.taken is None else (", taken" if line.taken else ", left out")
+            verdict = Text(tag + "] ", style=_LABEL_STYLE.get(row.verdict.label.value if row.verdict
+                                                               else "", "dim"))
+            verdict.append(printable(line.reason if line.label != "verified" else f"checked by {line.check}"))
+            out.print(verdict)
+            for quote in line.quotes:
+                out.print(Text(printable(f"      quote [{quote.number or '?'}]: \"{quote.text}\""),
+                               style="cyan"))
+            if line.label != "verified":
+                out.print(Text(printable(f"      detail: {line.technical}"), style="dim"))
+    if card.removed:
+        out.print(Text(f"  no longer stated ({len(card.removed)}): "
+                       + printable(" | ".join(s.text for s in card.removed)), style="yellow"))
+    if card.held:
+        out.print(Text("  held back by the gate (not part of the edit):", style="bold"))
+    for item in card.held:
+        out.print(Text(printable(f"    - {render_sentence(item.sentence, numbering)}")))
+        out.print(Text(printable(f"      {item.reason} (detail: {item.technical})"), style="dim"))
+    if card.sources:
+        out.print(Text("  sources:", style="bold"))
+    for number, ref in card.sources:
+        fields = [ref.title or ref.url or ref.id, ref.kind, *([ref.published_at] if ref.published_at else []),
+                  *([ref.url] if ref.url and ref.url != ref.title else [])]
+        out.print(Text(printable(f"   [{number}] " + " · ".join(fields))))
+
+
+def _print_page(page, out: Console) -> None:
+    from agent.diff import printable
+    from agent.review_view import editor_name
+
     plain = out.color_system is None
-    p = view.proposal
-    out.print(Text(printable(f"proposal {p.id} · {p.topic} · {p.status.value} · by {p.actor} · "
-                             f"base revision {view.base_number}, current {view.current_number}"),
-                   style="bold"))
+    p = page.proposal
+    out.print(Text(printable(f"proposal {p.id} · {p.topic} · {p.status.value} · by {editor_name(p.actor)} · "
+                             f"base revision {page.base_number}, current {page.current_number} · "
+                             f"{page.decided_count} of {len(page.to_decide)} edits decided"), style="bold"))
     if p.comment:
         out.print(Text(printable(f"comment: {p.comment}")))
-    for ev in view.edits:
-        e = ev.edit
-        head = Text(f"\nedit {ev.number} · ", style="bold")
-        head.append(printable(e.heading), style="bold")
-        head.append(f" · {e.status.value}" + (" · new section" if e.new_section else ""))
-        head.append(f" · {e.id}", style="dim")
-        out.print(head)
-        if e.status.value == "pending" and not ev.applies:
-            out.print(Text("  ! the section changed since this was drafted: approving refuses it",
-                           style="yellow"))
-        if e.rationale:
-            out.print(Text(printable(f"  why: {e.rationale}"), style="italic"))
-        body = Text("  ")
-        for chunk in ev.chunks:
-            text = printable(chunk.text).replace("\n\n", "\n\n  ")
-            if chunk.op == "equal":
-                body.append(_elide(text))
-            elif plain:
-                body.append(f"[-{text}-]" if chunk.op == "delete" else f"{{+{text}+}}")
-            else:
-                body.append(text, style="red strike" if chunk.op == "delete" else "green underline")
-        out.print(body)
-        for title, items in (("new sentences", ev.sentences), ("held back by the gate", ev.held_back)):
-            if items:
-                out.print(Text(f"  {title}:", style="bold"))
-            for item in items:
-                label = item.verdict.label.value if item.verdict else "unchecked"
-                line = Text("   ")
-                line.append(f"[{label}", style=_LABEL_STYLE.get(label, "dim"))
-                line.append(f"/{item.verdict.stage}]" if item.verdict else "]",
-                            style=_LABEL_STYLE.get(label, "dim"))
-                line.append(printable(f" {item.rendered}"))
-                out.print(line)
-                for number, quote in item.quotes:
-                    out.print(Text(printable(f"      quote [{number or '?'}]: \"{quote}\""), style="cyan"))
-                if item.verdict and item.verdict.reason and item.verdict.label.value != "supported":
-                    out.print(Text(printable(f"      why: {item.verdict.reason}"), style="dim"))
-        if ev.sources:
-            out.print(Text("  sources:", style="bold"))
-        for ref in ev.sources:
-            fields = [ref.title, ref.kind, *( [ref.published_at] if ref.published_at else []),
-                      *([ref.url] if ref.url and ref.url != ref.title else [])]
-            out.print(Text(printable(f"   [{ref.number}] " + " · ".join(fields))))
+    for card in page.cards:
+        _print_card(card, page.numbering, out, plain)
+    if any(c.unverified for c in page.cards if c.edit.status.value == "pending"):
+        out.print(Text("\napprove takes verified sentences only; add unverified ones with "
+                       "--include EDIT.SENTENCE or --include-unverified", style="dim"))
 
 
 @review_app.command("show")
 def show(proposal_id: int = typer.Argument(..., metavar="ID"),
          as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
-    """A proposal per section: word-level diff, each new sentence with its verdict and
-    quote, and the sources that led to it."""
+    """A proposal per section: a sentence-aligned diff, each new sentence with its verdict,
+    the check that decided it and its quote, what is no longer stated, who decided what."""
     from agent.diff import build_view, view_json
     from agent.review import sync_status
+    from agent.review_view import build_page, page_json
 
     with store_session() as store:
-        view = build_view(store, sync_status(store, store.proposals.get(proposal_id)))
+        proposal = sync_status(store, store.proposals.get(proposal_id))
+        page = build_page(store, proposal)
+        data = view_json(build_view(store, proposal)) if as_json else None
     if as_json:
-        emit_json(view_json(view))
+        emit_json(page_json(page, data))
         return
-    _print_view(view, Console(file=sys.stdout, markup=False, highlight=False, soft_wrap=True))
+    _print_page(page, Console(file=sys.stdout, markup=False, highlight=False, soft_wrap=True))
 
 
-def _decide(action: str, proposal_id: int, edits: list[str], comment: str) -> None:
-    from agent.review import decide
-
-    with store_session() as store:
-        try:
-            result = asyncio.run(decide(store, proposal_id, action, edits or None,
-                                        actor=editor_actor(), comment=comment))
-        except _review_errors() as exc:
-            fail(str(exc))
+def _report(proposal_id: int, action: str, result, choices: dict | None = None) -> None:
     status = result.proposal.status.value
     if result.nothing:
         err.print(f"proposal {proposal_id}: nothing to {action}; edits "
@@ -161,6 +203,19 @@ def _decide(action: str, proposal_id: int, edits: list[str], comment: str) -> No
         return
     for number, reason in result.refused.items():
         err.print(Text.assemble((f"edit {number} refused: ", "yellow"), reason))
+    numbers = {e.id: n for n, e in enumerate(result.proposal.edits, start=1)}
+    for edit_id, choice in (choices or {}).items():
+        if numbers[edit_id] not in result.merged:
+            continue
+        taken = len(choice.verified) + len(choice.unverified_taken)
+        line = f"edit {numbers[edit_id]}: took {taken} new sentence{'s' if taken != 1 else ''}"
+        if choice.unverified_taken:
+            line += " (unverified, marked in the article: " + ", ".join(
+                f"{numbers[edit_id]}.{n}" for n in choice.unverified_taken) + ")"
+        if choice.left_out:
+            line += "; left out unverified " + ", ".join(f"{numbers[edit_id]}.{n}" for n in choice.left_out)
+            line += " (add with --include or --include-unverified)"
+        err.print(line)
     parts = []
     if result.merged:
         parts.append(f"merged edits {', '.join(map(str, result.merged))}")
@@ -179,9 +234,26 @@ def _decide(action: str, proposal_id: int, edits: list[str], comment: str) -> No
 def approve(proposal_id: int = typer.Argument(..., metavar="ID"),
             edit: list[str] = typer.Option([], "--edit", help="Edit number as shown, or its id "
                                            "(repeat; default: every undecided edit)."),
+            include: list[str] = typer.Option([], "--include", help="Also take this unverified "
+                                              "sentence: EDIT.SENTENCE as `review show` numbers it "
+                                              "(or SENTENCE with one --edit); repeat."),
+            include_unverified: bool = typer.Option(False, "--include-unverified",
+                                                    help="Take every unverified sentence too."),
             comment: str = typer.Option("", "--comment", help="Why; recorded on the revision.")) -> None:
-    """Approve edits and merge them (edits whose section changed since are refused)."""
-    _decide("approve", proposal_id, edit, comment)
+    """Approve edits and merge their verified sentences (unverified ones only with --include;
+    edits whose section changed since are refused)."""
+    from agent.approval import approve as approve_edits, parse_includes
+
+    with store_session() as store:
+        try:
+            proposal = store.proposals.get(proposal_id)
+            ticked = parse_includes(proposal, include, edit[0] if len(edit) == 1 else None)
+            result, choices = asyncio.run(approve_edits(
+                store, proposal_id, edit or None, actor=editor_actor(), comment=comment,
+                include=ticked, include_unverified=include_unverified))
+        except _review_errors() as exc:
+            fail(str(exc))
+    _report(proposal_id, "approve", result, choices)
 
 
 @review_app.command("reject")
@@ -190,7 +262,29 @@ def reject(proposal_id: int = typer.Argument(..., metavar="ID"),
                                           "(repeat; default: every undecided edit)."),
            comment: str = typer.Option("", "--comment", help="Why; recorded on the proposal.")) -> None:
     """Reject edits; their sources are marked as not wanted for this topic."""
-    _decide("reject", proposal_id, edit, comment)
+    from agent.approval import reject as reject_edits
+
+    with store_session() as store:
+        try:
+            result = asyncio.run(reject_edits(store, proposal_id, edit or None, actor=editor_actor(),
+                                              comment=comment))
+        except _review_errors() as exc:
+            fail(str(exc))
+    _report(proposal_id, "reject", result)
+
+
+@review_app.command("undo")
+def undo_cmd(proposal_id: int = typer.Argument(..., metavar="ID"),
+             edit: str = typer.Option(..., "--edit", help="Edit number as shown, or its id.")) -> None:
+    """Undo the rejection of an edit: it waits for a decision again."""
+    from agent.approval import undo
+
+    with store_session() as store:
+        try:
+            proposal = undo(store, proposal_id, edit, actor=editor_actor())
+        except _review_errors() as exc:
+            fail(str(exc))
+    err.print(f"proposal {proposal_id}: edit {edit} is undecided again; now {proposal.status.value}")
 
 
 def propose(topic: str = typer.Argument(..., help="Topic slug."),
@@ -202,6 +296,7 @@ def propose(topic: str = typer.Argument(..., help="Topic slug."),
             as_json: bool = typer.Option(False, "--json", help="The proposal as JSON on stdout.")) -> None:
     """Propose your own edit of one section; the citation gate's verdicts are advice."""
     from agent.diff import build_view, view_json
+    from agent.review_view import build_page, page_json
     from agent.markdown import PageError, decode_page
     from agent.review import propose as make_proposal
 
@@ -217,15 +312,16 @@ def propose(topic: str = typer.Argument(..., help="Topic slug."),
         except _review_errors() as exc:
             fail(str(exc))
         view = build_view(store, proposal)
+        page = build_page(store, proposal)
     if as_json:
-        emit_json(view_json(view))
+        emit_json(page_json(page, view_json(view)))
     else:
-        _print_view(view, Console(file=sys.stdout, markup=False, highlight=False, soft_wrap=True))
+        _print_page(page, Console(file=sys.stdout, markup=False, highlight=False, soft_wrap=True))
     advice = [s.verdict.label.value for e in view.edits for s in e.sentences if s.verdict]
     failing = sum(label != "supported" for label in advice)
     err.print(f"proposal {proposal.id} created ({len(advice)} new sentences, {failing} not "
-              f"supported by the deterministic gate: advice only); "
-              f"`absorb review approve {proposal.id}` merges it")
+              f"verified by the deterministic gate); `absorb review approve {proposal.id}` merges "
+              f"the verified ones, `--include-unverified` the rest too (marked in the article)")
 
 
 def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)."),

@@ -161,6 +161,36 @@ topic_locks = sa.Table(
     sa.Column("expires_at", TS, nullable=False),
 )
 
+# -- web room (issue 16): who decided each edit, and merged sentences no check verified -----
+
+edit_decisions = sa.Table(
+    "edit_decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("edit_id", sa.String(80), nullable=False, index=True),
+    sa.Column("proposal_id", sa.Integer, nullable=False, index=True),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("sentences", sa.JSON, nullable=True),
+    sa.Column("original", sa.JSON, nullable=True),
+    sa.Column("decided_at", TS, nullable=False),
+)
+
+unverified_sentences = sa.Table(
+    "unverified_sentences", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(200), nullable=False, index=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("label", sa.String(20), nullable=False),
+    sa.Column("edit_id", sa.String(80), nullable=False),
+    sa.Column("proposal_id", sa.Integer, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("cleared_at", TS, nullable=True),
+    sa.Column("cleared_by", sa.String(200), nullable=True),
+)
+
 # -- security room (issue 15): trust per topic, and a source's history ----------------------
 
 # Sources a topic trusts: `--review auto` merges only sentences whose every citation is here.

@@ -6,19 +6,20 @@ by Jinja2 with autoescape on, because source text and model output are untrusted
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.markdown import reference_numbering, render_sentence
 from agent.store import NotFound, Store
+from agent.web.article_routes import add_article_routes
 from agent.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, SESSION_SECONDS, Auth, Editor, safe_next
+from agent.web.pages import HERE, Web, environment
+from agent.web.review_routes import add_review_routes
 
-HERE = Path(__file__).parent
 # No inline script or style anywhere: htmx is a same-origin file and its config a meta tag.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -30,19 +31,6 @@ class NotLoggedIn(Exception):
     pass
 
 
-def web_url(url: str | None) -> str | None:
-    """Links only to http(s): a source's `javascript:` URL must not become clickable."""
-    return url if url and url.lower().startswith(("http://", "https://")) else None
-
-
-def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                      autoescape=select_autoescape(["html"], default=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters["web_url"] = web_url
-    return env
-
-
 def create_app(store: Store | None = None, tokens: list[str] | None = None) -> FastAPI:
     """The app on a store (default: the one settings name) and editor tokens (default:
     ABSORB_EDITOR_TOKENS)."""
@@ -51,7 +39,8 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
 
     store = store or open_store()
     auth = Auth(get_settings().editor_tokens if tokens is None else tokens)
-    env = _environment()
+    env = environment()
+    web = Web(store, auth, env)
     app = FastAPI(title="absorb review", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -65,9 +54,7 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
 
     def page(request: Request, template: str, editor: Editor | None, code: int = 200,
              **context) -> HTMLResponse:
-        csrf = auth.csrf_token(editor.session) if editor and editor.session else ""
-        html = env.get_template(template).render(request=request, editor=editor, csrf=csrf, **context)
-        return HTMLResponse(html, status_code=code)
+        return web.page(request, template, editor, code, **context)
 
     def require(request: Request) -> Editor:
         editor = auth.editor(request)
@@ -85,27 +72,54 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
             raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
         return editor, fields
 
+    def wants_html(request: Request) -> bool:
+        return "text/html" in request.headers.get("accept", "")
+
     @app.exception_handler(NotLoggedIn)
     async def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:
-        if "text/html" not in request.headers.get("accept", ""):
+        if not wants_html(request):
             return JSONResponse({"error": "log in at /login or send Authorization: Bearer TOKEN"},
                                 status_code=401, headers={"WWW-Authenticate": "Bearer"})
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        response = page(request, "login.html", None, code=401, next=target, error="")
+        reason = ("Your session ended (sessions last 12 hours, and a server restart ends them "
+                  "all); log in again to go on where you were.") if request.cookies.get(SESSION_COOKIE) else ""
+        response = page(request, "login.html", None, code=401, next=target, error="", reason=reason)
         if request.headers.get("hx-request"):
             response.headers["HX-Redirect"] = "/login?" + urlencode({"next": target})
         return response
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
-        return page(request, "error.html", auth.editor(request), code=404, message=str(exc))
+        if not wants_html(request):
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        return page(request, "error.html", auth.editor(request), code=404, title="Not found",
+                    message=str(exc))
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        if "text/html" not in request.headers.get("accept", ""):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    titles = {404: "Not found", 405: "Not allowed here", 403: "Refused", 409: "Already decided",
+              400: "That did not work", 422: "That address is not right"}
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"There is no page at {request.url.path}."
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not something {request.url.path} answers; use the page's buttons."
+        if not wants_html(request):
+            return JSONResponse({"error": detail}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
         return page(request, "error.html", auth.editor(request), code=exc.status_code,
-                    message=str(exc.detail))
+                    title=titles.get(exc.status_code, "That did not work"), message=str(detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'input'}: "
+                             f"{e.get('msg', 'invalid')}" for e in exc.errors())
+        message = f"Part of this address or form is not valid ({problems})."
+        if not wants_html(request):
+            return JSONResponse({"error": message}, status_code=422)
+        return page(request, "error.html", auth.editor(request), code=422, title=titles[422],
+                    message=message)
 
     @app.get("/")
     def index() -> RedirectResponse:
@@ -139,87 +153,8 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    @app.get("/topics")
-    def topics(request: Request) -> HTMLResponse:
-        from agent.review import list_proposals
-
-        editor = require(request)
-        open_count: dict[str, int] = {}
-        for proposal in list_proposals(store, "open"):
-            open_count[proposal.topic] = open_count.get(proposal.topic, 0) + 1
-        rows = [(t, store.revisions.current(t.slug), open_count.get(t.slug, 0))
-                for t in store.topics.list()]
-        return page(request, "topics.html", editor, rows=rows)
-
-    @app.get("/topics/{slug}")
-    def topic(request: Request, slug: str) -> HTMLResponse:
-        from agent.review import list_proposals
-
-        editor = require(request)
-        info = store.topics.get(slug)
-        revision = store.revisions.current(slug)
-        if revision is None:
-            raise HTTPException(404, f"topic '{slug}' has no article yet")
-        numbering = reference_numbering(revision.article)
-        stored = store.sources.get_many(list(numbering))
-        references = [(n, sid, stored.get(sid) or revision.article.sources[sid])
-                      for sid, n in numbering.items()]
-        return page(request, "topic.html", editor, topic=info, revision=revision,
-                    numbering=numbering, references=references, sources=dict(
-                        (sid, source) for _, sid, source in references),
-                    render_sentence=render_sentence, history=store.revisions.history(slug)[-5:],
-                    proposals=list_proposals(store, "open", slug))
-
-    @app.get("/proposals")
-    def proposals(request: Request, status: str = "open") -> HTMLResponse:
-        from agent.review import ReviewError, list_proposals
-
-        editor = require(request)
-        try:
-            found = list_proposals(store, status)
-        except ReviewError as exc:
-            raise HTTPException(400, str(exc)) from None
-        return page(request, "proposals.html", editor, proposals=found[::-1], status=status)
-
-    @app.get("/proposals/{proposal_id}")
-    def proposal(request: Request, proposal_id: int, merged: str = "", rejected: str = "",
-                 refused: str = "", nothing: str = "") -> HTMLResponse:
-        from agent.diff import build_view
-        from agent.review import sync_status
-
-        editor = require(request)
-        view = build_view(store, sync_status(store, store.proposals.get(proposal_id)))
-        outcome = {"merged": merged, "rejected": rejected, "refused": refused, "nothing": nothing}
-        return page(request, "proposal.html", editor, view=view,
-                    outcome={k: v for k, v in outcome.items() if v.replace(",", "").isdigit()})
-
-    async def decide(request: Request, proposal_id: int, action: str) -> Response:
-        from agent.review import ReviewError, decide as decide_edits
-
-        editor, fields = await require_post(request)
-        try:
-            result = await decide_edits(store, proposal_id, action, fields["edit"] or None,
-                                        actor=editor.actor, comment=fields["comment"].strip())
-        except ReviewError as exc:
-            raise HTTPException(409, str(exc)) from None
-        summary = {"merged": result.merged, "rejected": result.rejected,
-                   "refused": sorted(result.refused), "nothing": [1] if result.nothing else []}
-        if editor.via == "bearer":
-            return JSONResponse({"proposal_id": proposal_id, "status": result.proposal.status.value,
-                                 "merged": result.merged, "rejected": result.rejected,
-                                 "refused": {str(k): v for k, v in result.refused.items()},
-                                 "revision": result.revision.number if result.revision else None})
-        query = urlencode({k: ",".join(map(str, v)) for k, v in summary.items() if v})
-        return RedirectResponse(f"/proposals/{proposal_id}" + (f"?{query}" if query else ""),
-                                status_code=303)
-
-    @app.post("/proposals/{proposal_id}/approve")
-    async def approve(request: Request, proposal_id: int) -> Response:
-        return await decide(request, proposal_id, "approve")
-
-    @app.post("/proposals/{proposal_id}/reject")
-    async def reject(request: Request, proposal_id: int) -> Response:
-        return await decide(request, proposal_id, "reject")
+    add_article_routes(app, web, require)
+    add_review_routes(app, web, require, NotLoggedIn)
 
     app.state.store, app.state.auth = store, auth
     return app
