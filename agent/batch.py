@@ -22,11 +22,13 @@ from dataclasses import asdict, dataclass, field
 import sqlalchemy as sa
 from langgraph.runtime import RunControl
 
+from agent import shutdown
 from agent.batch_budget import NightBudget, RunBudget, estimate_topic
 from agent.models import RunStatus, SourceStatus
 from agent.runner import Models, refresh_topic
 from agent.settings import Settings
 from agent.store import Store
+from agent.store.runs import holder_is_dead
 from agent.store.schema import feeds, topic_sources
 
 # Exit statuses: 75 (EX_TEMPFAIL) means nothing failed but work is left for the next batch.
@@ -90,27 +92,13 @@ def holder_name(kind: str = "batch") -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{kind}:{uuid.uuid4().hex[:8]}"
 
 
-def _holder_is_dead(holder: str) -> bool:
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's holder: only its lock's expiry tells
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def acquire_topic(store: Store, topic: str, holder: str, ttl: float) -> str | None:
     """Lock the topic for `holder`; returns None, or the holder that keeps it."""
     if store.runs.lock_topic(topic, holder, ttl):
         return None
     current = store.runs.topic_lock_holder(topic)
     # A batch killed on this host leaves its lock behind; its rerun must not wait for the TTL.
-    if current and _holder_is_dead(current) and store.runs.break_topic_lock(topic, current):
+    if current and holder_is_dead(current) and store.runs.break_topic_lock(topic, current):
         if store.runs.lock_topic(topic, holder, ttl):
             return None
         current = store.runs.topic_lock_holder(topic)
@@ -293,15 +281,40 @@ class Batch:
 
 async def run_batch(store: Store, options: BatchOptions, settings: Settings, *,
                     models: Models | None = None, handle_signals: bool = True) -> BatchReport:
-    """Refresh `options.topics` (default: every candidate topic); SIGTERM/SIGINT drain."""
+    """Refresh `options.topics` (default: every candidate topic).
+
+    SIGTERM or a first Ctrl-C drains (see `drain_on_signals`); a second one exits at once."""
     batch = Batch(store, options, settings, models)
     topics = options.topics or candidate_topics(store, gather=options.gather)
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
-    for signum in signals:
-        loop.add_signal_handler(signum, batch.drain.request, "shutdown")
-    try:
+    with drain_on_signals(batch.drain, settings.drain_grace, enabled=handle_signals):
         return await batch.run(topics)
+
+
+@contextmanager
+def drain_on_signals(drain: Drain, grace: float, *, enabled: bool = True) -> Iterator[None]:
+    """First SIGTERM/SIGINT: admit nothing more, stop every run at its next step, start no
+    model call or retry, cancel the calls in flight after `grace` seconds; the runs end
+    `deferred (shutdown)`. Second signal: exit at once (75); checkpoints are durable, and the
+    runs left `running` are found `interrupted` by the next command."""
+    if not enabled:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def first(signum: int) -> None:
+        if drain.event.is_set():
+            os.write(2, b"second signal: exiting now; the next batch continues every run\n")
+            os._exit(EXIT_UNFINISHED)
+        os.write(2, f"{signal.Signals(signum).name}: draining, model calls in flight get "
+                 f"{grace:g}s (again to exit at once)\n".encode())
+        shutdown.begin_drain("shutdown", grace)
+        drain.request("shutdown")
+
+    for signum in signals:
+        loop.add_signal_handler(signum, first, signum)
+    try:
+        yield
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)

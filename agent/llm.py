@@ -2,13 +2,15 @@
 
 Retries live here and only here: the SDK is built with `max_retries=0`, transient errors
 (rate limit, 5xx, timeout, connection) are retried with jittered exponential backoff bounded
-in attempts and time, an unusable answer (invalid JSON, no tool call, cut off at the token
+in attempts and by a total deadline per call (an attempt gets only the time left of it; no
+call or retry starts while the process drains, see agent.shutdown), an unusable answer (invalid JSON, no tool call, cut off at the token
 limit) is asked again once with the problem fed back, and everything else fails at once as
 an `LLMError` whose category says why.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
@@ -30,6 +32,7 @@ from agent.llm_errors import (CATEGORIES, NOT_CONFIGURED_MESSAGE, REASKABLE, TRA
 from agent.llm_usage import (CallRecorder, InMemoryCallRecorder, TokenBudget, TokenUsage, cost_usd,
                              usage_from_exception, usage_from_message)
 from agent.models import LLMCall
+from agent import shutdown
 from agent.ratelimit import blocking_slot, concurrency_slot, shared_rate_limiter
 from agent.settings import Settings, get_settings
 
@@ -146,6 +149,7 @@ class _StructuredCall:
                               or type(model).__name__)
         self.attempts = 0
         self.method = settings.structured_method
+        self.deadline_at: float | None = None  # monotonic; set by the first async attempt
 
     def runnable(self, method: str | None) -> Runnable:
         self.method = method or self.settings.structured_method
@@ -162,6 +166,8 @@ class _StructuredCall:
             # A server that says when to come back knows better than our exponential guess.
             error = state.outcome.exception() if state.outcome else None
             hinted = getattr(error, "retry_after", None) or 0.0
+            if shutdown.draining():
+                return 0.0  # the next attempt pauses the run at once
             return max(backoff(state), min(hinted, settings.retry_max_delay))
 
         return {
@@ -179,15 +185,32 @@ class _StructuredCall:
 
     async def attempt_async(self, runnable: Runnable, conversation: list[BaseMessage]) -> BaseModel:
         self._before_attempt()
-        async with concurrency_slot(self.settings.concurrency):
-            started = time.perf_counter()
-            try:
-                output = await runnable.ainvoke(conversation)
-            except Exception as exc:
-                error = self._failed(exc, started)
-                if error is None:
-                    raise
-                raise error from exc
+        if self.deadline_at is None:
+            self.deadline_at = time.monotonic() + self.settings.retry_deadline
+        left = self.deadline_at - time.monotonic()
+        if left <= 0:
+            raise LLMError("timeout", f"no answer within the call's {self.settings.retry_deadline:g}s "
+                           "deadline (ABSORB_RETRY_DEADLINE)", node=self.node, model=self.model_name)
+
+        async def attempt() -> tuple[dict | None, float, Exception | None]:
+            async with concurrency_slot(self.settings.concurrency):
+                started = time.perf_counter()
+                try:
+                    # The SDK's own timeout is per request; the call's deadline bounds them all.
+                    async with asyncio.timeout(left):
+                        return await runnable.ainvoke(conversation), started, None
+                except Exception as exc:  # noqa: BLE001 - classified below, in the caller's task
+                    return None, started, exc
+
+        output, started, failure = await shutdown.guarded(attempt())
+        if failure is not None:
+            if isinstance(failure, TimeoutError):
+                failure = LLMError("timeout", f"no answer within the {left:.0f}s left of the "
+                                   "call's deadline", node=self.node, model=self.model_name)
+            error = self._failed(failure, started)
+            if error is None:
+                raise failure
+            raise error from failure
         return self._answered(output, started)
 
     def attempt_sync(self, runnable: Runnable, conversation: list[BaseMessage]) -> BaseModel:
@@ -204,6 +227,7 @@ class _StructuredCall:
         return self._answered(output, started)
 
     def _before_attempt(self) -> None:
+        shutdown.check()  # draining: no call or retry starts, the run pauses
         self.attempts += 1
         if self.budget is not None:
             self.budget.check(self.node)

@@ -239,6 +239,7 @@ class RunStatus(StrEnum):
     done = "done"
     failed = "failed"
     deferred = "deferred"
+    interrupted = "interrupted"  # its process died or was stopped; the next refresh continues it
 
 
 class Run(BaseModel):

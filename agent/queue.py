@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from agent import shutdown
 from agent.batch import (Batch, BatchOptions, Drain, TopicReport, candidate_topics, defer_topic,
                          holder_name)
 from agent.batch_budget import NightBudget, estimate_topic
@@ -157,6 +158,7 @@ async def run_worker(database_url: str, settings: Settings, *, concurrency: int 
                 fetch_job_polling_interval=1.0 if burst else 5.0))
 
             def stop() -> None:  # drain: running nodes finish, then the worker exits
+                shutdown.begin_drain("shutdown", settings.drain_grace)
                 state.drain.request("shutdown")
                 work.cancel()
 

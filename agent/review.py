@@ -1,9 +1,9 @@
 """Editor review: the proposal lifecycle, approve / reject per edit, editors' own proposals.
 
-Every decision goes through one path: a proposal whose run is parked at review resumes that
-LangGraph thread (`Command(resume=...)`), so the run finishes normally and its merge node
-merges; any other proposal (manual, or its thread is gone) merges through the same
-`merge_proposal`. Decisions are final per edit, and deciding an edit twice changes nothing.
+Every decision goes through one path, `merge_proposal`: one transaction decides the edits by
+compare-and-swap, merges, and finishes the run that proposed them (a run parked at review
+has nothing left to do: its thread is not resumed). Decisions are final per edit: deciding
+an edit twice changes nothing, and the opposite decision fails saying how it was decided.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 from agent.citations import CitationGate, Claim
 from agent.markdown import parse_sentence, reference_numbering, split_sentences
-from agent.merge import edit_applies, merge_proposal, refusal
-from agent.models import (Article, Edit, EditStatus, Proposal, ProposalStatus, Revision, RunStatus,
-                          Sentence, is_source_id, slugify)
-from agent.store import NotFound, Store
+from agent.merge import edit_applies, merge_proposal
+from agent.models import (Article, Edit, EditStatus, Proposal, ProposalStatus, Revision, Sentence,
+                          is_source_id, slugify)
+from agent.store import Store
+from agent.store.proposals import EditDecision
 
 APPROVE, REJECT = "approve", "reject"
 OPEN_STATUSES = (ProposalStatus.pending.value, ProposalStatus.stale.value,
@@ -30,6 +31,29 @@ class ReviewError(ValueError):
     """A decision or proposal an editor asked for that cannot be made; one line for the user."""
 
 
+class DecisionConflict(ReviewError):
+    """The edit was already decided the other way (perhaps by a racing editor a moment ago)."""
+
+    def __init__(self, proposal_id: int, number: int, edit_id: str, decided: EditDecision) -> None:
+        self.proposal_id, self.edit_number, self.edit_id = proposal_id, number, edit_id
+        self.status, self.by, self.at = decided.status.value, decided.by, decided.at
+        self.revision_number = decided.revision_number
+        super().__init__(f"edit {number} of proposal {proposal_id} {describe(decided)}")
+
+
+def describe(decided: EditDecision) -> str:
+    """How an edit stands, for a reply: "is already merged in revision 3", "was rejected by ..."."""
+    when = f" at {decided.at:%Y-%m-%d %H:%M:%S} UTC" if decided.at else ""
+    by = decided.by or "an editor"
+    if decided.status == EditStatus.merged:
+        return f"is already merged in revision {decided.revision_number or '?'}"
+    if decided.status == EditStatus.rejected:
+        return f"was rejected by {by}{when}"
+    if decided.status == EditStatus.refused:
+        return f"was refused{when}: its section changed since the proposal was drafted"
+    return f"is {decided.status.value}"
+
+
 @dataclass
 class Decision:
     """What one approve or reject did, edit by edit (1-based numbers as shown)."""
@@ -39,37 +63,36 @@ class Decision:
     rejected: list[int] = field(default_factory=list)
     refused: dict[int, str] = field(default_factory=dict)
     unchanged: list[int] = field(default_factory=list)
+    # Edits in scope that were decided already (before this call, or by a racing one).
+    already: dict[int, str] = field(default_factory=dict)
     revision: Revision | None = None
-    resumed_run: int | None = None
+    resumed_run: int | None = None  # the run this decision finished
 
     @property
     def nothing(self) -> bool:
         return not (self.merged or self.rejected or self.refused)
 
 
-def is_stale(store: Store, proposal: Proposal, current: Revision | None) -> bool:
-    """Its base is no longer current for a reason other than this proposal's own merges."""
-    base = proposal.base_revision_id
-    if base is None or current is None or current.id == base:
-        return False
-    ours = store.proposals.revision_ids(proposal.id)
-    revision = current
-    while revision.id != base:
-        if revision.id not in ours or revision.parent_id is None:
-            return True
-        revision = store.revisions.get(revision.parent_id)
-    return False
+def stale_edits(proposal: Proposal, current: Revision | None) -> set[str]:
+    """Undecided edits whose own section changed since the base (others stay decidable)."""
+    if current is None or current.id == proposal.base_revision_id:
+        return set()
+    return {e.id for e in proposal.edits
+            if e.status == EditStatus.pending and not edit_applies(current.article, e)}
 
 
 def sync_status(store: Store, proposal: Proposal) -> Proposal:
-    """Mark an undecided proposal stale once the article moved on under it."""
-    if proposal.status != ProposalStatus.pending:
+    """A proposal is stale once every undecided edit's section changed under it."""
+    if proposal.status not in (ProposalStatus.pending, ProposalStatus.stale):
         return proposal
-    if not any(e.status == EditStatus.pending for e in proposal.edits):
+    undecided = [e.id for e in proposal.edits if e.status == EditStatus.pending]
+    if not undecided:
         return proposal
-    if is_stale(store, proposal, store.revisions.current(proposal.topic)):
-        store.proposals.mark(proposal.id, ProposalStatus.stale)
-        return store.proposals.get(proposal.id)
+    stale = stale_edits(proposal, store.revisions.current(proposal.topic))
+    status = ProposalStatus.stale if set(undecided) <= stale else ProposalStatus.pending
+    if status != proposal.status:
+        store.proposals.mark(proposal.id, status)
+        proposal = proposal.model_copy(update={"status": status})
     return proposal
 
 
@@ -82,6 +105,13 @@ def list_proposals(store: Store, status: str = "open", topic: str | None = None)
     if status == "open":
         return [p for p in found if p.status.value in OPEN_STATUSES]
     return found if status == "all" else [p for p in found if p.status.value == status]
+
+
+def sections_touched(store: Store, proposal: Proposal) -> list[dict]:
+    """Per edit: the section it touches, its status, and whether that section changed since."""
+    stale = stale_edits(proposal, store.revisions.current(proposal.topic))
+    return [{"section": e.section_id, "heading": e.heading, "status": e.status.value,
+             "stale": e.id in stale} for e in proposal.edits]
 
 
 def resolve_edits(proposal: Proposal, refs: list[str]) -> list[str]:
@@ -102,99 +132,62 @@ def resolve_edits(proposal: Proposal, refs: list[str]) -> list[str]:
     return resolved
 
 
-def _check_final(proposal: Proposal, ids: list[str], action: str) -> None:
-    number = {e.id: n for n, e in enumerate(proposal.edits, start=1)}
-    for edit in proposal.edits:
-        if edit.id not in ids:
-            continue
-        if action == APPROVE and edit.status == EditStatus.rejected:
-            raise ReviewError(f"edit {number[edit.id]} of proposal {proposal.id} was rejected; "
-                              "decisions are final (propose the text again to change it)")
-        if action == REJECT and edit.status == EditStatus.merged:
-            raise ReviewError(f"edit {number[edit.id]} of proposal {proposal.id} is already "
-                              "merged; propose a new edit to change the section")
-
-
-async def thread_parked(store: Store, run_id: int) -> bool:
-    """The run waits at review and its LangGraph checkpoint still exists."""
-    from agent.runner import checkpointer
-
-    run = store.runs.get(run_id)
-    if run.status != RunStatus.waiting_review:
-        return False
-    async with checkpointer(store) as saver:
-        found = await saver.aget_tuple({"configurable": {"thread_id": run.thread_id}})
-    return found is not None
+_OPPOSITE = {APPROVE: EditStatus.rejected, REJECT: EditStatus.merged}
+_WANTED = {APPROVE: EditStatus.merged, REJECT: EditStatus.rejected}
 
 
 async def decide(store: Store, proposal_id: int, action: str, refs: list[str] | None = None, *,
                  actor: str, comment: str = "") -> Decision:
-    """Approve or reject the given edits (default: every undecided one) and merge."""
-    from agent.runner import resume_review
+    """Approve or reject the given edits (default: every undecided one) and merge.
 
+    Each edit moves off `pending` once, by compare-and-swap inside the merge transaction.
+    Asking for the opposite of how an edit stands (a named edit, or the only outcome this
+    call could have had) raises DecisionConflict saying how and when it was decided.
+    """
     if action not in (APPROVE, REJECT):
         raise ReviewError(f"unknown action '{action}'")
-    proposal = sync_status(store, store.proposals.get(proposal_id))
+    proposal = store.proposals.get(proposal_id)
     ids = resolve_edits(proposal, refs) if refs else [e.id for e in proposal.edits]
-    if refs:  # naming a decided edit is a mistake only when it asks for the opposite decision
-        _check_final(proposal, ids, action)
-    todo = [e.id for e in proposal.edits if e.id in ids and e.status == EditStatus.pending]
     numbers = {e.id: n for n, e in enumerate(proposal.edits, start=1)}
-    if not todo:
-        return Decision(proposal=proposal, unchanged=[numbers[i] for i in ids])
-    before = store.revisions.current(proposal.topic)
-    decision = {"approve": todo if action == APPROVE else [],
-                "reject": todo if action == REJECT else [], "actor": actor, "comment": comment}
-    outcome = Decision(proposal=proposal)
-    run_id = proposal.run_id
-    if run_id is not None and not _run_exists(store, run_id):
-        run_id = None
-    if action == APPROVE:
-        store.proposals.mark(proposal.id, ProposalStatus.approved)
-    if run_id is not None and await thread_parked(store, run_id):
-        result = await resume_review(store, store.runs.get(run_id), decision)
-        if result.run.status == RunStatus.failed:
-            raise ReviewError(f"run {run_id} failed while merging: {result.run.error}")
-        outcome.resumed_run = run_id
+    decided = store.proposals.decisions(proposal.id)
+    opposite = [i for i in ids if decided[i].status == _OPPOSITE[action]]
+    if refs and opposite:  # naming a decided edit is a mistake only when it asks the opposite
+        raise DecisionConflict(proposal.id, numbers[opposite[0]], opposite[0], decided[opposite[0]])
+    todo = [i for i in ids if decided[i].status == EditStatus.pending]
+    before = {i: decided[i] for i in ids if i not in todo}
+    if todo:
+        store.runs.reap(proposal.topic)  # a dead refresh's run must not stay `running`
+        outcome = merge_proposal(store, proposal, approve=todo if action == APPROVE else [],
+                                 reject=todo if action == REJECT else [], actor=actor,
+                                 comment=comment)
+        before.update(outcome.already)
     else:
-        merge_proposal(store, proposal, approve=decision["approve"], reject=decision["reject"],
-                       actor=actor, comment=comment)
-        if run_id is not None and store.runs.get(run_id).status == RunStatus.waiting_review:
-            # Its checkpoint is gone: nothing will ever resume it, so it ends here.
-            store.runs.update(run_id, status=RunStatus.done, finished=True)
-    after = sync_status(store, store.proposals.get(proposal.id))
-    outcome.proposal = after
-    for edit in after.edits:
-        if edit.id not in todo:
-            continue
-        if edit.status == EditStatus.merged:
-            outcome.merged.append(numbers[edit.id])
-        elif edit.status == EditStatus.rejected:
-            outcome.rejected.append(numbers[edit.id])
-        elif edit.status == EditStatus.refused:
-            outcome.refused[numbers[edit.id]] = refusal(edit)
-    current = store.revisions.current(proposal.topic)
-    if current is not None and (before is None or current.id != before.id):
-        outcome.revision = current
-    return outcome
+        outcome = None
+    result = Decision(proposal=sync_status(store, store.proposals.get(proposal.id)))
+    if outcome is not None:
+        result.merged = [numbers[i] for i in outcome.merged]
+        result.rejected = [numbers[i] for i in outcome.rejected]
+        result.refused = {numbers[i]: reason for i, reason in outcome.refused.items()}
+        result.revision = outcome.revision
+        result.resumed_run = outcome.finished_run
+    result.already = {numbers[i]: describe(d) for i, d in sorted(before.items(), key=lambda x: numbers[x[0]])}
+    result.unchanged = sorted(result.already)
+    if result.nothing and before and not any(d.status == _WANTED[action] for d in before.values()):
+        lost = next((i for i in ids if before.get(i) and before[i].status == _OPPOSITE[action]), None)
+        if lost is not None:
+            raise DecisionConflict(proposal.id, numbers[lost], lost, before[lost])
+    return result
 
 
-def _run_exists(store: Store, run_id: int) -> bool:
-    try:
-        store.runs.get(run_id)
-    except NotFound:
-        return False
-    return True
-
-
-def parse_section_text(text: str, article: Article) -> tuple[str | None, list[list[Sentence]]]:
+def parse_section_text(text: str, article: Article,
+                       numbering: dict[str, int] | None = None) -> tuple[str | None, list[list[Sentence]]]:
     """An editor's section: the heading if the text has one, and its cited sentences.
 
     Accepts what `absorb show` prints for a section (a `## Heading`, prose with [N] markers
     numbered as the current article numbers them, optionally its reference list, which is
     ignored) or bare prose; `[src_...]` markers cite any stored source by id.
     """
-    numbers = {n: sid for sid, n in reference_numbering(article).items()}
+    numbers = {n: sid for sid, n in (numbering or reference_numbering(article)).items()}
     by_placeholder: dict[str, str] = {}
 
     def placeholder(match: re.Match) -> str:
@@ -246,7 +239,9 @@ def propose(store: Store, topic: str, section_ref: str, text: str, *, actor: str
     if current is None:
         raise ReviewError(f"topic '{topic}' has no article yet: import one first")
     article = current.article
-    heading, paragraphs = parse_section_text(text, article)
+    from agent.numbering import numbers_for
+
+    heading, paragraphs = parse_section_text(text, article, numbers_for(store, topic, article))
     section = article.section(section_ref)
     old = section.sentences() if section else []
     cited = sorted({k for p in paragraphs for s in p for k in s.citations if is_source_id(k)})

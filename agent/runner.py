@@ -18,35 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langgraph.errors import GraphDrained, GraphInterrupt
+from langgraph.errors import GraphDrained
 from langgraph.runtime import RunControl
-from langgraph.types import Command, Interrupt
+from langgraph.types import Command
 
 from agent.citations import CitationGate
 from agent.llm import build_chat_model
 from agent.llm_errors import LLMError
 from agent.llm_usage import TokenBudget
-from agent.models import Run, RunStatus
+from agent.models import EditStatus, Run, RunStatus
 from agent.settings import Settings, get_settings
+from agent.shutdown import pause_reason, pause_run  # noqa: F401 - pause_run is used via runner
 from agent.store import Store
+from agent.store.runs import INTERRUPTED
 from agent.store.verdicts import StoreVerdictCache
-
-
-# Interrupt value that parks a run without an editor: resumed by the next batch, not by review.
-PAUSE_KEY = "absorb_pause"
-
-
-def pause_run(reason: str) -> None:
-    """Stop the calling node before its next model call; its siblings finish their nodes.
-
-    The node is re-run from its first line when the run is resumed, like after `interrupt()`.
-    """
-    raise GraphInterrupt((Interrupt(value={PAUSE_KEY: reason}),))
-
-
-def _pause_reason(interrupts: tuple) -> str | None:
-    return next((i.value[PAUSE_KEY] for i in interrupts
-                 if isinstance(i.value, dict) and PAUSE_KEY in i.value), None)
 
 
 @dataclass
@@ -215,10 +200,15 @@ async def execute(store: Store, run: Run, models: Models, *, graph_input: dict |
                 if progress is not None:
                     _report_progress(progress, namespace, update)
             snapshot = await compiled.aget_state(config)
-            state, paused = snapshot.values, _pause_reason(snapshot.interrupts)
+            state, paused = snapshot.values, pause_reason(snapshot.interrupts)
             waiting = bool(snapshot.interrupts) and paused is None
     except GraphDrained as exc:
         paused, state, waiting = exc.reason, {}, False
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        # Ctrl-C or a hard stop: the checkpoints so far are kept; the next refresh continues.
+        store.runs.update(run.id, status=RunStatus.interrupted, error_category="interrupted",
+                          error=INTERRUPTED)
+        raise
     except LLMError as exc:
         store.runs.update(run.id, status=RunStatus.failed, finished=True,
                           error_category=exc.category, error=str(exc))
@@ -233,12 +223,32 @@ async def execute(store: Store, run: Run, models: Models, *, graph_input: dict |
                           error=f"paused ({paused}); the next refresh continues from its checkpoint")
         return RunResult(run=store.runs.get(run.id), outcome=f"deferred: {paused}")
     proposal_id = state.get("proposal_id")
+    if waiting and _decided(store, proposal_id):
+        waiting = False  # an editor decided while the run was on its way to review
     status = RunStatus.waiting_review if waiting else RunStatus.done
     store.runs.update(run.id, status=status, finished=not waiting, proposal_id=proposal_id)
     outcome = state.get("outcome") or ("waiting for review" if waiting else "no new sources")
     return RunResult(run=store.runs.get(run.id), proposal_id=proposal_id,
                      merged_revision_id=state.get("merged_revision_id"), outcome=outcome,
                      gather=state.get("gather_report") or {})
+
+
+def _decided(store: Store, proposal_id: int | None) -> bool:
+    """Some edit of the proposal is decided: the run's part (proposing) is over."""
+    if proposal_id is None:
+        return False
+    return any(e.status != EditStatus.pending for e in store.proposals.get(proposal_id).edits)
+
+
+def _settle_unfinished(store: Store, run: Run) -> Run | None:
+    """Check an unfinished run's proposal before resuming it: once an editor decided on it
+    there is nothing left to run, whatever the order of events."""
+    proposal = store.proposals.for_run(run.id)
+    if proposal is not None and _decided(store, proposal.id):
+        store.runs.update(run.id, status=RunStatus.done, finished=True, proposal_id=proposal.id,
+                          error_category=None, error=None)
+        return None
+    return run
 
 
 async def refresh_topic(store: Store, topic: str, *, review: str = "manual", resume: bool = True,
@@ -251,7 +261,10 @@ async def refresh_topic(store: Store, topic: str, *, review: str = "manual", res
     """Refresh one topic: continue its unfinished run if there is one, else start a new one."""
     settings = settings or get_settings()
     store.topics.get(topic)
+    models = models or Models.from_settings(settings, judge=judge)  # before any run row
     run = store.runs.latest_unfinished(topic, "refresh") if resume else None
+    if run is not None:
+        run = _settle_unfinished(store, run)
     graph_input: dict | None = None
     if run is None:
         run = store.runs.create("refresh", topic, {"review": review, "judge": judge})
@@ -260,21 +273,9 @@ async def refresh_topic(store: Store, topic: str, *, review: str = "manual", res
         review = store.runs.options(run.id).get("review", review)
     if on_run:
         on_run(run)
-    models = models or Models.from_settings(settings, judge=judge)
     return await execute(store, run, models, graph_input=graph_input, review=review,
                          settings=settings, gather=gather, budget=budget, progress=progress,
                          control=control)
-
-
-async def resume_review(store: Store, run: Run, decision: dict, *, models: Models | None = None,
-                        settings: Settings | None = None) -> RunResult:
-    """Hand an editor's decision to a run parked at review; the graph merges and finishes."""
-    settings = settings or get_settings()
-    models = models or Models(triage=None, draft=None, judge=None)  # review and merge call no model
-    options = store.runs.options(run.id)
-    return await execute(store, run, models, graph_input=Command(resume=decision),
-                         review=options.get("review", "manual"), settings=settings,
-                         extra=options.get("extra"))
 
 
 async def rewrite_section(store: Store, topic: str, section_id: str, *, instructions: str = "",
@@ -284,9 +285,10 @@ async def rewrite_section(store: Store, topic: str, section_id: str, *, instruct
                           progress: Callable[[str], None] | None = None) -> RunResult:
     """Redo one section through the section subgraph, gate and review; always a new run."""
     settings = settings or get_settings()
+    # Models first: a rewrite without a configured model must leave no run behind.
+    models = models or Models.from_settings(settings, judge=judge, triage=False)
     run = store.runs.create("rewrite", topic, {"review": review, "judge": judge,
                                                 "section": section_id, "with_new": with_new})
-    models = models or Models.from_settings(settings, judge=judge, triage=False)
     graph_input = {"topic": topic, "section_id": section_id, "instructions": instructions,
                    "with_new": with_new}
     return await execute(store, run, models, graph_input=graph_input, review=review,

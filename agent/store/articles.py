@@ -100,34 +100,66 @@ class RevisionRepo:
         """
         try:
             with self.engine.begin() as conn:
-                row = conn.execute(sa.select(topics.c.current_revision_id)
-                                   .where(topics.c.slug == topic)).one_or_none()
-                if row is None:
-                    raise UnknownTopic(topic)
-                if row.current_revision_id != base_revision_id:
-                    raise ConflictError(topic, base_revision_id, row.current_revision_id)
-                number = 1
-                if base_revision_id is not None:
-                    number = conn.execute(sa.select(revisions.c.number)
-                                          .where(revisions.c.id == base_revision_id)).scalar_one() + 1
-                new_id = conn.execute(sa.insert(revisions).values(
-                    topic=topic, number=number, parent_id=base_revision_id,
-                    article=article.model_dump(mode="json"), actor=actor, comment=comment,
-                    sha256=article.content_sha256(), created_at=utcnow(),
-                ).returning(revisions.c.id)).scalar_one()
-                pointer = topics.c.current_revision_id
-                moved = conn.execute(sa.update(topics).where(
-                    topics.c.slug == topic,
-                    pointer.is_(None) if base_revision_id is None else pointer == base_revision_id,
-                ).values(current_revision_id=new_id))
-                if moved.rowcount != 1:
-                    raise ConflictError(topic, base_revision_id, None)
-                now = utcnow()
-                for edit_id in edit_ids or []:
-                    conn.execute(sa.insert(applied_edits).values(
-                        edit_id=edit_id, revision_id=new_id, applied_at=now))
+                new_id = commit_revision(conn, topic, article, base_revision_id=base_revision_id,
+                                         actor=actor, comment=comment, edit_ids=edit_ids)
         except sa.exc.IntegrityError:
             # Another writer appended the same revision number or applied the same edit first.
             current = TopicRepo(self.engine).get(topic).current_revision_id
             raise ConflictError(topic, base_revision_id, current) from None
         return self.get(new_id)
+
+
+def current_revision_row(conn: sa.Connection, topic: str, *, lock: bool = False) -> sa.Row | None:
+    """The topic's current revision inside a transaction; `lock` holds the topic row (PostgreSQL)
+    so merges of one topic queue instead of conflicting."""
+    query = sa.select(topics.c.current_revision_id).where(topics.c.slug == topic)
+    pointer = conn.execute(query.with_for_update() if lock else query).one_or_none()
+    if pointer is None:
+        raise UnknownTopic(topic)
+    if pointer.current_revision_id is None:
+        return None
+    return conn.execute(sa.select(revisions).where(
+        revisions.c.id == pointer.current_revision_id)).one()
+
+
+def revision_of(row: sa.Row) -> Revision:
+    return _revision(row)
+
+
+def commit_revision(conn: sa.Connection, topic: str, article: Article, *,
+                    base_revision_id: int | None, actor: str, comment: str = "",
+                    edit_ids: list[str] | None = None) -> int:
+    """Insert a revision, record the edits it applies and move the pointer, in the caller's
+    transaction; ConflictError (or IntegrityError) when the base is no longer current."""
+    row = conn.execute(sa.select(topics.c.current_revision_id)
+                       .where(topics.c.slug == topic)).one_or_none()
+    if row is None:
+        raise UnknownTopic(topic)
+    if row.current_revision_id != base_revision_id:
+        raise ConflictError(topic, base_revision_id, row.current_revision_id)
+    number = 1
+    if base_revision_id is not None:
+        number = conn.execute(sa.select(revisions.c.number)
+                              .where(revisions.c.id == base_revision_id)).scalar_one() + 1
+    new_id = conn.execute(sa.insert(revisions).values(
+        topic=topic, number=number, parent_id=base_revision_id,
+        article=article.model_dump(mode="json"), actor=actor, comment=comment,
+        sha256=article.content_sha256(), created_at=utcnow(),
+    ).returning(revisions.c.id)).scalar_one()
+    pointer = topics.c.current_revision_id
+    moved = conn.execute(sa.update(topics).where(
+        topics.c.slug == topic,
+        pointer.is_(None) if base_revision_id is None else pointer == base_revision_id,
+    ).values(current_revision_id=new_id))
+    if moved.rowcount != 1:
+        raise ConflictError(topic, base_revision_id, None)
+    record_applied(conn, edit_ids or [], new_id)
+    return new_id
+
+
+def record_applied(conn: sa.Connection, edit_ids: list[str], revision_id: int) -> None:
+    """Which revision applied each edit: the truth a half-finished decision is repaired from."""
+    now = utcnow()
+    for edit_id in edit_ids:
+        conn.execute(sa.insert(applied_edits).values(edit_id=edit_id, revision_id=revision_id,
+                                                     applied_at=now))

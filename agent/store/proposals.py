@@ -2,11 +2,70 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from agent.models import Edit, EditStatus, Proposal, ProposalStatus, utcnow
 from agent.store.errors import NotFound
-from agent.store.schema import applied_edits, edits, proposals
+from agent.store.schema import applied_edits, edits, proposals, revisions
+
+PENDING = EditStatus.pending.value
+
+
+@dataclass(frozen=True)
+class EditDecision:
+    """How an edit was decided: by whom, when, and the revision that applied it (if merged)."""
+
+    status: EditStatus
+    by: str | None = None
+    at: datetime | None = None
+    revision_id: int | None = None
+    revision_number: int | None = None
+
+
+def swap_edit_status(conn: sa.Connection, edit_ids: list[str], to: EditStatus, *, by: str,
+                     at: datetime, expect: str = PENDING) -> list[str]:
+    """Compare-and-swap: move only the edits still at `expect`; returns the ids that moved.
+
+    On PostgreSQL a concurrent writer of the same rows waits for this transaction and then
+    re-checks the condition, so of two racing decisions exactly one moves each edit."""
+    if not edit_ids:
+        return []
+    moved = conn.execute(sa.update(edits).where(edits.c.id.in_(edit_ids), edits.c.status == expect)
+                         .values(status=to.value, decided_by=by, decided_at=at)
+                         .returning(edits.c.id))
+    return [row.id for row in moved]
+
+
+def status_of(statuses: list[EditStatus]) -> ProposalStatus:
+    """A proposal's status from its edits' (stale, per section, is judged by the reader)."""
+    if any(s == EditStatus.pending for s in statuses):
+        return ProposalStatus.pending
+    if statuses and all(s == EditStatus.merged for s in statuses):
+        return ProposalStatus.merged
+    if any(s == EditStatus.merged for s in statuses):
+        return ProposalStatus.partially_approved
+    if statuses and all(s == EditStatus.rejected for s in statuses):
+        return ProposalStatus.rejected
+    return ProposalStatus.stale
+
+
+def settle_proposal(conn: sa.Connection, proposal_id: int, *, comment: str | None = None,
+                    merged_revision_id: int | None = None) -> ProposalStatus:
+    """Recompute the proposal's status from its edit rows, in the caller's transaction."""
+    rows = conn.execute(sa.select(edits.c.status).where(edits.c.proposal_id == proposal_id)).all()
+    status = status_of([EditStatus(r.status) for r in rows])
+    values: dict = {"status": status.value}
+    if status != ProposalStatus.pending:
+        values["decided_at"] = utcnow()
+    if comment:
+        values["comment"] = comment
+    if merged_revision_id is not None:
+        values["merged_revision_id"] = merged_revision_id
+    conn.execute(sa.update(proposals).where(proposals.c.id == proposal_id).values(**values))
+    return status
 
 
 class ProposalRepo:
@@ -38,30 +97,69 @@ class ProposalRepo:
             return existing
         return self.get(proposal_id)
 
-    def _load(self, conn: sa.Connection, row: sa.Row) -> Proposal:
-        edit_rows = conn.execute(sa.select(edits).where(edits.c.proposal_id == row.id)
-                                 .order_by(edits.c.position))
-        loaded = []
+    def _load(self, conn: sa.Connection, row: sa.Row, unrecorded: list | None = None) -> Proposal:
+        edit_rows = conn.execute(
+            sa.select(edits, applied_edits.c.revision_id)
+            .join(applied_edits, applied_edits.c.edit_id == edits.c.id, isouter=True)
+            .where(edits.c.proposal_id == row.id).order_by(edits.c.position))
+        loaded, repair = [], []
         for e in edit_rows:
             edit = Edit.model_validate(e.payload)
             edit.status = EditStatus(e.status)
+            if e.revision_id is not None and edit.status != EditStatus.merged:
+                # A revision applied it but the status write never happened (an old crash
+                # between the two): the article is the truth.
+                edit.status = EditStatus.merged
+                repair.append(edit.id)
             loaded.append(edit)
-        return Proposal(id=row.id, topic=row.topic, run_id=row.run_id,
-                        base_revision_id=row.base_revision_id, status=ProposalStatus(row.status),
-                        edits=loaded, comment=row.comment, actor=row.actor,
-                        created_at=row.created_at, merged_revision_id=row.merged_revision_id)
+        proposal = Proposal(id=row.id, topic=row.topic, run_id=row.run_id,
+                            base_revision_id=row.base_revision_id, status=ProposalStatus(row.status),
+                            edits=loaded, comment=row.comment, actor=row.actor,
+                            created_at=row.created_at, merged_revision_id=row.merged_revision_id)
+        if repair and unrecorded is not None:
+            proposal.status = status_of([e.status for e in loaded])
+            unrecorded.append((row.id, repair))
+        return proposal
+
+    def _repair(self, unrecorded: list[tuple[int, list[str]]]) -> None:
+        """Write what a read found (after its connection closed: SQLite has one writer)."""
+        for proposal_id, edit_ids in unrecorded:
+            with self.engine.begin() as conn:
+                conn.execute(sa.update(edits).where(edits.c.id.in_(edit_ids),
+                                                    edits.c.status != EditStatus.merged.value)
+                             .values(status=EditStatus.merged.value))
+                settle_proposal(conn, proposal_id)
+
+    def decisions(self, proposal_id: int) -> dict[str, EditDecision]:
+        """Every edit's decision: status, who, when, and the revision that applied it."""
+        query = (sa.select(edits.c.id, edits.c.status, edits.c.decided_by, edits.c.decided_at,
+                           applied_edits.c.revision_id, revisions.c.number)
+                 .join(applied_edits, applied_edits.c.edit_id == edits.c.id, isouter=True)
+                 .join(revisions, revisions.c.id == applied_edits.c.revision_id, isouter=True)
+                 .where(edits.c.proposal_id == proposal_id))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {r.id: EditDecision(EditStatus.merged if r.revision_id else EditStatus(r.status),
+                                   r.decided_by, r.decided_at, r.revision_id, r.number)
+                for r in rows}
 
     def get(self, proposal_id: int) -> Proposal:
+        unrecorded: list = []
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(proposals).where(proposals.c.id == proposal_id)).one_or_none()
             if row is None:
                 raise NotFound(f"no proposal {proposal_id} (see `absorb review list`)")
-            return self._load(conn, row)
+            found = self._load(conn, row, unrecorded)
+        self._repair(unrecorded)
+        return found
 
     def for_run(self, run_id: int) -> Proposal | None:
+        unrecorded: list = []
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(proposals).where(proposals.c.run_id == run_id)).one_or_none()
-            return None if row is None else self._load(conn, row)
+            found = None if row is None else self._load(conn, row, unrecorded)
+        self._repair(unrecorded)
+        return found
 
     def list(self, *, status: str | None = None, topic: str | None = None) -> list[Proposal]:
         query = sa.select(proposals).order_by(proposals.c.id)
@@ -69,35 +167,14 @@ class ProposalRepo:
             query = query.where(proposals.c.status == status)
         if topic:
             query = query.where(proposals.c.topic == topic)
+        unrecorded: list = []
         with self.engine.connect() as conn:
-            return [self._load(conn, row) for row in conn.execute(query).all()]
-
-    def set_edit_status(self, edit_ids: list[str], status: EditStatus) -> None:
-        if not edit_ids:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(sa.update(edits).where(edits.c.id.in_(edit_ids)).values(status=status.value))
-
-    def set_status(self, proposal_id: int, status: ProposalStatus, *, comment: str | None = None,
-                   merged_revision_id: int | None = None) -> None:
-        values: dict = {"status": status.value, "decided_at": utcnow()}
-        if comment is not None:
-            values["comment"] = comment
-        if merged_revision_id is not None:
-            values["merged_revision_id"] = merged_revision_id
-        with self.engine.begin() as conn:
-            conn.execute(sa.update(proposals).where(proposals.c.id == proposal_id).values(**values))
+            found = [self._load(conn, row, unrecorded) for row in conn.execute(query).all()]
+        self._repair(unrecorded)
+        return found
 
     def mark(self, proposal_id: int, status: ProposalStatus) -> None:
         """Move the status without recording a decision (stale, or approved before merging)."""
         with self.engine.begin() as conn:
             conn.execute(sa.update(proposals).where(proposals.c.id == proposal_id)
                          .values(status=status.value))
-
-    def revision_ids(self, proposal_id: int) -> set[int]:
-        """Revisions that merged edits of this proposal."""
-        query = (sa.select(applied_edits.c.revision_id).distinct()
-                 .join(edits, edits.c.id == applied_edits.c.edit_id)
-                 .where(edits.c.proposal_id == proposal_id))
-        with self.engine.connect() as conn:
-            return {row.revision_id for row in conn.execute(query)}

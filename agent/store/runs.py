@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 
 import sqlalchemy as sa
@@ -10,8 +12,27 @@ from agent.models import LLMCall, Run, RunStatus, utcnow
 from agent.store.errors import NotFound
 from agent.store.schema import llm_calls, runs, topic_locks
 
-# A deferred run (out of night budget, or drained by SIGTERM) is resumed from its checkpoint.
-UNFINISHED = (RunStatus.admitted.value, RunStatus.running.value, RunStatus.deferred.value)
+# A deferred run (out of night budget, or drained by SIGTERM) or an interrupted one (its
+# process died or was stopped) is resumed from its checkpoint.
+UNFINISHED = (RunStatus.admitted.value, RunStatus.running.value, RunStatus.deferred.value,
+              RunStatus.interrupted.value)
+INTERRUPTED = ("the process running it stopped before it ended (killed or interrupted); "
+               "the next refresh continues it from its checkpoint")
+
+
+def holder_is_dead(holder: str) -> bool:
+    """A lock holder `host:pid:...` of this host whose process is gone."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's holder: only its lock's expiry tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _run(row: sa.Row) -> Run:
@@ -44,6 +65,29 @@ class RunRepo:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(runs.c.options).where(runs.c.id == run_id)).scalar_one() or {}
 
+    def reap(self, topic: str | None = None) -> list[int]:
+        """Runs found `running` while no live process holds their topic's lock end
+        `interrupted` (resumable): a killed process cannot say so itself."""
+        query = sa.select(runs.c.id, runs.c.topic).where(runs.c.status == RunStatus.running.value)
+        if topic is not None:
+            query = query.where(runs.c.topic == topic)
+        with self.engine.connect() as conn:
+            running = conn.execute(query).all()
+            if not running:
+                return []
+            locks = {r.topic: r for r in conn.execute(sa.select(topic_locks).where(
+                topic_locks.c.topic.in_({r.topic for r in running})))}
+        now = utcnow()
+        orphans = [r.id for r in running if r.topic not in locks
+                   or _expired(locks[r.topic].expires_at, now) or holder_is_dead(locks[r.topic].holder)]
+        if orphans:
+            with self.engine.begin() as conn:
+                conn.execute(sa.update(runs).where(runs.c.id.in_(orphans),
+                                                   runs.c.status == RunStatus.running.value)
+                             .values(status=RunStatus.interrupted.value,
+                                     error_category="interrupted", error=INTERRUPTED))
+        return orphans
+
     def latest_unfinished(self, topic: str, kind: str) -> Run | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(runs).where(
@@ -57,6 +101,7 @@ class RunRepo:
                 runs.c.kind == kind, runs.c.status.in_(UNFINISHED))).scalars())
 
     def list(self, *, topic: str | None = None, limit: int = 200) -> list[Run]:
+        self.reap(topic)
         query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
         if topic:
             query = query.where(runs.c.topic == topic)
@@ -138,3 +183,9 @@ class RunRepo:
         with self.engine.begin() as conn:
             return conn.execute(sa.delete(topic_locks).where(
                 topic_locks.c.topic == topic, topic_locks.c.holder == holder)).rowcount > 0
+
+
+def _expired(expires_at, now) -> bool:
+    if expires_at.tzinfo is None:  # SQLite gives naive datetimes back
+        now = now.replace(tzinfo=None)
+    return expires_at < now

@@ -137,6 +137,9 @@ edits = sa.Table(
     sa.Column("section_id", sa.String(200), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
+    # Who moved the status off pending, and when (races room, issue 14).
+    sa.Column("decided_by", sa.String(200), nullable=True),
+    sa.Column("decided_at", TS, nullable=True),
 )
 
 applied_edits = sa.Table(
