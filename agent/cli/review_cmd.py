@@ -198,8 +198,10 @@ def show(proposal_id: int = typer.Argument(..., metavar="ID"),
 def _report(proposal_id: int, action: str, result, choices: dict | None = None) -> None:
     status = result.proposal.status.value
     if result.nothing:
-        err.print(f"proposal {proposal_id}: nothing to {action}; edits "
-                  f"{', '.join(map(str, result.unchanged)) or '-'} are already decided ({status})")
+        said = "; ".join(f"edit {n} {how}" for n, how in result.already.items())
+        err.print(f"proposal {proposal_id}: nothing to {action}; " + (said or (
+            f"edits {', '.join(map(str, result.unchanged)) or '-'} are already decided"))
+                  + f" ({status})")
         return
     for number, reason in result.refused.items():
         err.print(Text.assemble((f"edit {number} refused: ", "yellow"), reason))
