@@ -1,0 +1,108 @@
+"""`absorb review approve ID --edit N` takes only verified sentences, through the installed
+console script: an editor's own proposal with one verified, one unsupported ("5x" where the
+source says 3x) and one uncited sentence."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ABSORB = Path(sys.executable).with_name("absorb")
+TOPIC = "ai"
+COOLING = "Meta is moving to full-facility liquid cooling."
+FIVE_X = "Rack density grows 5x per generation."
+UNCITED = "TechCrunch covered the shift."
+SOURCE = {"url": "https://example.org/cooling", "title": "Meta liquid cooling shift", "kind": "blog",
+          "text": f"Rack density grows 3x per generation. {COOLING}"}
+
+
+def run(home: Path, *args, code: int = 0) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ABSORB_", "OPENAI_"))}
+    env.update(ABSORB_HOME=str(home), NO_COLOR="1")
+    done = subprocess.run([str(ABSORB), *map(str, args)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == code, (args, done.stdout[-2000:], done.stderr[-2000:])
+    return done
+
+
+@pytest.fixture
+def proposal(tmp_path, seed_path, absorb_home, cli) -> tuple[Path, int]:
+    """Set up in-process (fast); what is under test runs through the console script."""
+    assert cli("import", seed_path, "--topic", TOPIC).code == 0
+    feed = tmp_path / "sources.jsonl"
+    feed.write_text(json.dumps(SOURCE) + "\n")
+    assert cli("sources", "import", feed, "--topic", TOPIC).code == 0
+    listed = json.loads(cli("sources", "list", TOPIC, "--json").out)
+    sid = next(s["id"] for s in listed if s["title"] == SOURCE["title"])
+    section = cli("show", TOPIC).out.split("## LLMs as Knowledge Bases\n", 1)[1].split("\n## ", 1)[0]
+    text = (section.rstrip() + f" {COOLING[:-1]} [{sid}]. {FIVE_X[:-1]} [{sid}]. {UNCITED}\n")
+    file = tmp_path / "edit.md"
+    file.write_text("## LLMs as Knowledge Bases\n\n" + text)
+    made = cli("propose", TOPIC, "--section", "LLMs as Knowledge Bases", "--file", file, "--json")
+    assert made.code == 0, made.err
+    return absorb_home, json.loads(made.out)["id"]
+
+
+def test_show_gives_the_sentence_diff_with_verdicts_in_words(proposal, cli):
+    _, pid = proposal
+    out = cli("review", "show", pid).out
+    assert "1 verified, 1 unsupported, 1 uncited" in out
+    assert "[1.1 verified]" in out and "[1.2 unsupported] The source says 3x, not 5x." in out
+    assert "[1.3 uncited] It cites no source." in out
+    assert "0 of 1 edits decided" in out
+    data = json.loads(cli("review", "show", pid, "--json").out)
+    rows = [r for r in data["edits"][0]["rows"] if r["number"]]
+    assert [(r["number"], r["kind"], r["label"]) for r in rows] == [
+        (1, "added", "verified"), (2, "added", "unsupported"), (3, "added", "uncited")]
+
+
+def test_approve_an_edit_takes_only_its_verified_sentences(proposal, cli):
+    home, pid = proposal
+    done = run(home, "review", "approve", pid, "--edit", "1", "--comment", "what checks out")
+    assert "took 1 new sentence" in done.stderr and "left out unverified 1.2, 1.3" in done.stderr
+    text = cli("show", TOPIC).out
+    assert COOLING[:-1] in text and FIVE_X[:-1] not in text and UNCITED[:-1] not in text
+    shown = cli("review", "show", pid).out
+    assert "[1.2 unsupported, left out]" in shown and "[1.1 verified, taken]" in shown
+    assert "merged by" in shown and "“what checks out”" in shown
+    decided = json.loads(cli("review", "show", pid, "--json").out)["edits"][0]["decisions"]
+    assert decided[0]["action"] == "merged"
+    assert decided[0]["sentences"] == {"verified": [1], "unverified_taken": [], "left_out": [2, 3]}
+
+
+def test_include_unverified_takes_the_rest_and_records_it(proposal, cli):
+    home, pid = proposal
+    done = run(home, "review", "approve", pid, "--edit", "1", "--include-unverified")
+    assert "unverified, marked in the article: 1.2, 1.3" in done.stderr
+    text = cli("show", TOPIC).out
+    assert COOLING[:-1] in text and FIVE_X[:-1] in text and UNCITED[:-1] in text
+    decided = json.loads(cli("review", "show", pid, "--json").out)["edits"][0]["decisions"]
+    assert decided[0]["sentences"]["unverified_taken"] == [2, 3]
+
+
+def test_include_one_sentence_by_number_and_refuse_a_wrong_one(proposal, cli):
+    _, pid = proposal
+    wrong = cli("review", "approve", pid, "--edit", "1", "--include", "1")
+    assert wrong.code == 2 and wrong.err.count("\n") == 1 and "no unverified sentence 1" in wrong.err
+    assert COOLING[:-1] not in cli("show", TOPIC).out  # nothing half-done
+    assert cli("review", "approve", pid, "--include", "1.2").code == 0
+    text = cli("show", TOPIC).out
+    assert FIVE_X[:-1] in text and UNCITED[:-1] not in text
+
+
+def test_reject_then_undo_then_approve(proposal, cli):
+    _, pid = proposal
+    assert cli("review", "reject", pid, "--edit", "1", "--comment", "not now").code == 0
+    assert json.loads(cli("review", "show", pid, "--json").out)["status"] == "rejected"
+    undone = cli("review", "undo", pid, "--edit", "1")
+    assert undone.code == 0 and "undecided again" in undone.err
+    assert json.loads(cli("review", "show", pid, "--json").out)["status"] == "pending"
+    assert cli("review", "approve", pid, "--edit", "1").code == 0
+    assert COOLING[:-1] in cli("show", TOPIC).out
+    merged = cli("review", "undo", pid, "--edit", "1")
+    assert merged.code == 2 and "merged into the article" in merged.err
