@@ -31,7 +31,7 @@ def _prepare(items: Iterable[SourceItem], origin: str | None,
              report: ImportReport) -> list[_Prepared]:
     """Normalised sources in input order, each id once (the first occurrence wins); an item
     with no text is left out with its reason: it could support nothing."""
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     prepared: list[_Prepared] = []
     for item in items:
         where = item.origin or origin
@@ -41,10 +41,10 @@ def _prepare(items: Iterable[SourceItem], origin: str | None,
             report.warnings.append(NoText(where or "input", f"an item{label} with no text was left out"))
             report.no_text += 1
             continue
-        if source.id in seen:
+        if (source.id, source.content_hash) in seen:
             report.unchanged += 1
             continue
-        seen.add(source.id)
+        seen.add((source.id, source.content_hash))
         prepared.append(_Prepared(source, where, canonical_url(item.declared_url)))
     return prepared
 
@@ -63,18 +63,21 @@ def _settle_ids(store: Store, prepared: list[_Prepared]) -> None:
     if not urls:
         return
     known = store.sources.by_canonical_url(urls)
-    taken = store.sources.stored([p.source.id for p in prepared if p.source.url])
+    taken = set(store.sources.stored([p.source.id for p in prepared if p.source.url]))
     for entry in prepared:
         source = entry.source
         if not source.url:
             continue
-        rows = known.get(source.url, [])
+        rows = known.setdefault(source.url, [])
         same = next((sid for sid, digest in rows if digest == source.content_hash), None)
         if same is not None:
             entry.source = source.model_copy(update={"id": same})
-        elif source.id in taken:
+            continue
+        if source.id in taken:  # stored, or claimed earlier in this batch, with other text
             entry.source = source.model_copy(update={"id": version_id(source.url, source.content_hash)})
             entry.reason = f"same URL as {source.id} with other text: kept as its own source"
+        taken.add(entry.source.id)
+        rows.append((entry.source.id, source.content_hash))
 
 
 def ingest(store: Store, topic: str, items: Iterable[SourceItem], origin: str | None = None) -> ImportReport:
