@@ -30,6 +30,7 @@ def topic_with_sources(cli, seed_path):
     items = [Source(id=source_id_for(None, text), title=title, kind="blog", text=text,
                     content_hash=source_id_for(None, text)) for title, text in NEW_SOURCES]
     store.sources.add_to_topic(TOPIC, items)
+    store.sources.trust(TOPIC, [i.id for i in items], via="test")  # `--review auto` merges only trusted
     yield store
     store.close()
 
