@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from agent.approval import changes_nothing
 from agent.diff import old_paragraphs
-from agent.models import Edit, EditStatus, Proposal, Sentence, Source, Verdict, is_source_id
+from agent.models import Article, Edit, EditStatus, Proposal, Sentence, Source, Verdict, is_source_id
 from agent.sentence_diff import Row, align, check_words, label_of, plain_reason, summary
 from agent.store import NotFound, Store
 from agent.store.decisions import DecisionRow
@@ -34,6 +34,7 @@ class Line:
     technical: str = ""
     quotes: list[Quote] = field(default_factory=list)
     taken: bool | None = None  # after approval: was this new sentence taken into the article?
+    skipped: int = 0  # a run of this many unchanged sentences, folded
 
 
 @dataclass
@@ -56,7 +57,8 @@ class Card:
     removed: list[Sentence]
     sources: list[tuple[int | None, Source]]
     decisions: list[DecisionRow]
-    new_paragraphs: list[list[Sentence]]
+    in_article: list[list[tuple[Sentence, str]]]  # the section as it would read: (sentence, how)
+    shown: list[Line] = field(default_factory=list)  # lines with far unchanged runs folded
 
     @property
     def needs_decision(self) -> bool:
@@ -115,10 +117,8 @@ def topic_numbering(store: Store, proposal: Proposal, frame_article) -> dict[str
     return numbers_for(store, proposal.topic, frame_article, extra=extra)
 
 
-def _card(number: int, edit: Edit, base_section, current, numbering: dict[str, int],
+def _card(number: int, edit: Edit, base_section, applies: bool, numbering: dict[str, int],
           sources: dict[str, Source], decisions: list[DecisionRow]) -> Card:
-    from agent.merge import edit_applies
-
     shown = edit
     last = decisions[-1] if decisions else None
     if last is not None and last.action == "merged" and last.original:
@@ -145,17 +145,62 @@ def _card(number: int, edit: Edit, base_section, current, numbering: dict[str, i
     keys = [k for k in [*edit.source_ids, *(k for r in rows if r.number for k in r.new.citations),
                         *(k for d in edit.dropped for k in d.sentence.citations)] if is_source_id(k)]
     refs = [(numbering.get(k), sources[k]) for k in dict.fromkeys(keys) if k in sources]
-    return Card(number=number, edit=edit, applies=edit_applies(current.article, edit) if current else False,
+    return Card(number=number, edit=edit, applies=applies,
                 lines=lines, summary=summary(rows), noop=changes_nothing(edit), held=held,
                 removed=[r.old for r in rows if r.kind == "removed"], sources=refs,
-                decisions=decisions, new_paragraphs=shown.new_paragraphs)
+                decisions=decisions, in_article=_in_article(lines), shown=fold(lines))
+
+
+CONTEXT = 1  # unchanged sentences shown on each side of a change; longer runs are folded
+
+
+def fold(lines: list[Line]) -> list[Line]:
+    """Unchanged sentences far from any change fold into one "n unchanged sentences" line."""
+    changed = [i for i, line in enumerate(lines) if line.row.kind not in ("same", "moved")]
+    keep = {j for i in changed for j in range(i - CONTEXT, i + CONTEXT + 1)}
+    out: list[Line] = []
+    for i, line in enumerate(lines):
+        if i in keep or line.row.kind not in ("same", "moved"):
+            out.append(line)
+        elif out and out[-1].skipped:
+            out[-1].skipped += 1
+        else:
+            out.append(Line(line.row, skipped=1))
+    return out
+
+
+def _in_article(lines: list[Line]) -> list[list[tuple[Sentence, str]]]:
+    paragraphs: list[list[tuple[Sentence, str]]] = []
+    last = None
+    for line in lines:
+        row = line.row
+        if row.new is None:
+            continue
+        how = "same" if row.number is None else ("verified" if row.verified else "unverified")
+        if row.paragraph != last:
+            paragraphs.append([])
+            last = row.paragraph
+        paragraphs[-1].append((row.new, how))
+    return paragraphs
+
+
+def _applies(current, sections: dict, edit: Edit) -> bool:
+    """edit_applies on just the edit's section (looking sections up by id, once per page)."""
+    from agent.merge import edit_applies
+
+    if current is None:
+        return False
+    found = sections.get(edit.section_id)
+    return edit_applies(Article.model_construct(title="", summary="", sources={},
+                                                sections=[found] if found else []), edit)
 
 
 def build_page(store: Store, proposal: Proposal) -> Page:
     topic = store.topics.get(proposal.topic)
     current = store.revisions.current(proposal.topic)
     try:
-        base = store.revisions.get(proposal.base_revision_id) if proposal.base_revision_id else None
+        base = (current if current is not None and current.id == proposal.base_revision_id else
+                store.revisions.get(proposal.base_revision_id) if proposal.base_revision_id else None)
     except NotFound:
         base = None
     frame = current or base
@@ -167,7 +212,9 @@ def build_page(store: Store, proposal: Proposal) -> Page:
     listed = frame.article.sources if frame else {}
     sources = {**listed, **stored}
     decisions = store.decisions.for_proposal(proposal.id)
-    cards = [_card(n, e, base.article.section(e.section_id) if base else None, current, numbering,
+    base_sections = {s.id: s for s in base.article.sections} if base else {}
+    current_sections = {s.id: s for s in current.article.sections} if current else {}
+    cards = [_card(n, e, base_sections.get(e.section_id), _applies(current, current_sections, e), numbering,
                    sources, decisions.get(e.id, [])) for n, e in enumerate(proposal.edits, start=1)]
     return Page(proposal, topic.title, base.number if base else None,
                 current.number if current else None, cards, numbering)

@@ -6,6 +6,7 @@ by Jinja2 with autoescape on, because source text and model output are untrusted
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request
@@ -46,7 +47,10 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
+        started = time.perf_counter()
         response = await call_next(request)
+        # What the server spent on the page (browsers show it in their network panel).
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         response.headers.update(SECURITY_HEADERS)
         if not request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"

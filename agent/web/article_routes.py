@@ -59,9 +59,11 @@ def add_article_routes(app: FastAPI, web: Web, require) -> None:
         numbers = numbering(slug, revision.article)
         marks = store.decisions.unverified(slug)
         history = store.revisions.history(slug)
+        references = sources_of(revision.article, numbers)
+        titles = {sid: f"{source.title or source.url or sid} · {source.kind}" for _, sid, source in references}
         return web.page(request, "topic.html", editor, topic=store.topics.get(slug),
-                        revision=revision, numbering=numbers,
-                        references=sources_of(revision.article, numbers), marks=marks,
+                        revision=revision, numbering=numbers, titles=titles,
+                        references=references, marks=marks,
                         key=sentence_key, history=history,
                         proposals=list_proposals(store, "open", slug), **extra)
 

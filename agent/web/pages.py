@@ -44,7 +44,7 @@ def source_href(topic: str, source_id: str, start: int | None = None, end: int |
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(["html"], default=True),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters.update(web_url=web_url, who=who, when=when)
     env.globals.update(source_href=source_href)
     return env
