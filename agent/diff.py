@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from agent.markdown import reference_numbering, render_sentence
+from agent.markdown import render_sentence
 from agent.models import Edit, Proposal, Section, Sentence, Verdict, is_source_id
+from agent.numbering import numbers_for
 from agent.store import NotFound, Store
 
 PARAGRAPH = "\n\n"
@@ -182,14 +183,13 @@ def build_view(store: Store, proposal: Proposal) -> ProposalView:
     except NotFound:
         base = None
     frame = current or base
-    numbering = reference_numbering(frame.article) if frame else {}
     wanted: list[str] = []
     for edit in proposal.edits:
         cited = [k for s in edit.new_sentences() for k in s.citations]
         cited += [k for d in edit.dropped for k in d.sentence.citations]
         wanted += [k for k in [*edit.source_ids, *cited] if is_source_id(k)]
-    for key in dict.fromkeys(wanted):
-        numbering.setdefault(key, len(numbering) + 1)
+    # The topic's own numbers: what this view shows is what the merged article will show.
+    numbering = numbers_for(store, proposal.topic, frame.article if frame else None, extra=wanted)
     stored = store.sources.get_many(list(dict.fromkeys(wanted)))
     listed = frame.article.sources if frame else {}
     views = []

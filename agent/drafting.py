@@ -15,12 +15,15 @@ from typing import Literal
 from pydantic import BaseModel, Field, create_model
 from rapidfuzz import fuzz
 
+from agent.citations.text import content_token_set as content_words
 from agent.models import Article, DroppedSentence, Edit, Section, Sentence, Source, Verdict
 from agent.prompting import load_prompt
 from agent.triage import section_outline, source_block
 
 DRAFT_SOURCE_CHARS = 4000
 REPLACEMENT_SIMILARITY = 70
+# Two new sentences in different sections at least this alike (token set ratio) are one fact.
+DUPLICATE_SIMILARITY = 90
 _INLINE_CITATION = re.compile(r"\s*\[(src_[0-9a-f]{16}|[a-z]+:\d+)\]")
 
 
@@ -69,13 +72,56 @@ def draft_messages(article: Article, heading: str, section: Section | None,
         sources=source_block(sources, DRAFT_SOURCE_CHARS))
 
 
-def revise_messages(article: Article, heading: str, draft: list[list[Sentence]],
-                    failures: list[tuple[Sentence, Verdict]], sources: list[Source]) -> list[BaseMessage]:
+def revise_messages(article: Article, heading: str, failures: list[tuple[Sentence, Verdict]],
+                    sources: list[Source]) -> list[BaseMessage]:
+    """Only the failing sentences, their verdicts and the sources they cite (or that the gate
+    suggests): not the whole draft and every task source again."""
     listed = "\n".join(f"- {s.text} {''.join(f'[{c}]' for c in s.citations)} -> {v.label.value}: "
                        f"{v.reason}" for s, v in failures)
     return load_prompt("revise_section").render(
-        topic_title=article.title, section_outline=section_outline(article), section_heading=heading,
-        draft=render_section(draft), failures=listed, sources=source_block(sources, DRAFT_SOURCE_CHARS))
+        topic_title=article.title, section_heading=heading, failures=listed,
+        sources=source_block(sources, DRAFT_SOURCE_CHARS))
+
+
+def revision_sources(failures: list[tuple[Sentence, Verdict]]) -> list[str]:
+    """Ids a revision may need: what the failing sentences cite and what the gate suggests."""
+    ids = [c for s, v in failures for c in [*s.citations, v.suggested_citation or ""]]
+    return [i for i in dict.fromkeys(ids) if i.startswith("src_")]
+
+
+def apply_revision(paragraphs: list[list[Sentence]], failing: list[Sentence],
+                   revised: list[Sentence]) -> list[list[Sentence]]:
+    """The draft with each failing sentence replaced by the revised sentence closest to it;
+    failing sentences with no counterpart are dropped, unmatched revisions go after the last
+    failing sentence's place."""
+    failing_keys = {_key(s) for s in failing}
+    pool = list(revised)
+    replacement: dict[tuple, Sentence] = {}
+    for sentence in failing:
+        match = _replaced_old(sentence, pool) if pool else None
+        if match is not None:
+            replacement[_key(sentence)] = match
+            pool.remove(match)
+    out: list[list[Sentence]] = []
+    anchor: tuple[int, int] | None = None
+    for paragraph in paragraphs:
+        kept: list[Sentence] = []
+        for sentence in paragraph:
+            if _key(sentence) in failing_keys:
+                anchor = (len(out), len(kept))
+                if _key(sentence) in replacement:
+                    kept.append(replacement[_key(sentence)])
+                    anchor = (len(out), len(kept))
+            else:
+                kept.append(sentence)
+        out.append(kept)
+    if pool:
+        row, column = anchor if anchor is not None else (max(0, len(out) - 1), None)
+        if not out:
+            out.append([])
+        column = len(out[row]) if column is None else column
+        out[row][column:column] = pool
+    return [p for p in out if p]
 
 
 def to_paragraphs(draft: SectionDraft) -> list[list[Sentence]]:
@@ -178,14 +224,73 @@ def finalize(old: list[list[Sentence]], paragraphs: list[list[Sentence]],
 def build_edit(edit_id: str, section_id: str, heading: str, old_section: Section | None,
                final: list[list[Sentence]], verdicts: list[Verdict], dropped: list[DroppedSentence],
                rationale: str, source_ids: list[str]) -> Edit | None:
-    """None when nothing was drafted or kept: untouched sections cost the editor nothing. A
-    section whose every new sentence was held back still yields an edit (text unchanged), so
-    the editor sees what the gate stopped."""
+    """None unless the edit changes the article: a section whose every new sentence was held
+    back files nothing (the run records the drops, agent/nights.py). The edit's sources are
+    only those its new sentences cite: merging it absorbs nothing it does not state."""
     old = old_section.paragraphs if old_section else []
-    if not dropped and (final == old or not final):
+    if not final or final == old:
         return None
-    if not final:
-        final = old
+    old_keys = {_key(s) for p in old for s in p}
+    cited = {c for p in final for s in p if _key(s) not in old_keys for c in s.citations}
     return Edit(id=edit_id, section_id=section_id, heading=heading, new_section=old_section is None,
                 old_sentences=[s for p in old for s in p], new_paragraphs=final, verdicts=verdicts,
-                dropped=dropped, rationale=rationale, source_ids=source_ids)
+                dropped=dropped, rationale=rationale,
+                source_ids=[i for i in source_ids if i in cited])
+
+
+def _fit(sentence: Sentence, section: Section | None, heading: str) -> int:
+    words = content_words(sentence.text)
+    return len(words & content_words(f"{heading} {section.text() if section else ''}"))
+
+
+def keep_once(edits: list[Edit], article: Article) -> tuple[list[Edit], int]:
+    """Sections are drafted in parallel and cannot see each other: a near-duplicate new
+    sentence in several edits stays in the section it fits best (most shared content words,
+    then article order) and is dropped from the others, the drop shown. Returns the edits that
+    still change the article and how many sentences were dropped."""
+    order = {s.id: i for i, s in enumerate(article.sections)}
+    ranked = sorted(edits, key=lambda e: order.get(e.section_id, len(order)))
+
+    def fresh(edit: Edit) -> list[Sentence]:
+        old = {_key(s) for s in edit.old_sentences}
+        return [s for s in edit.new_sentences() if _key(s) not in old]
+
+    dropped = 0
+    for index, edit in enumerate(ranked):
+        for sentence in list(fresh(edit)):
+            rivals = [(other, twin) for other in ranked[:index] + ranked[index + 1:]
+                      for twin in fresh(other) if fuzz.token_set_ratio(sentence.text, twin.text)
+                      >= DUPLICATE_SIMILARITY]
+            if not rivals:
+                continue
+            mine = (_fit(sentence, article.section(edit.section_id), edit.heading), -index)
+            best = max(rivals, key=lambda r: (_fit(r[1], article.section(r[0].section_id),
+                                                   r[0].heading), -ranked.index(r[0])))
+            theirs = (_fit(best[1], article.section(best[0].section_id), best[0].heading),
+                      -ranked.index(best[0]))
+            if mine >= theirs:
+                continue
+            _drop_sentence(edit, sentence, f"also added to '{best[0].heading}', where it fits better")
+            dropped += 1
+    kept = [e for e in edits if [s for p in e.new_paragraphs for s in p] != e.old_sentences]
+    return kept, dropped
+
+
+def _drop_sentence(edit: Edit, sentence: Sentence, reason: str) -> None:
+    old_keys = {_key(s) for s in edit.old_sentences}
+    fresh = [s for s in edit.new_sentences() if _key(s) not in old_keys]
+    position = fresh.index(sentence)
+    if position < len(edit.verdicts):
+        verdict = edit.verdicts.pop(position)
+    else:
+        verdict = Verdict(label="supported", stage="duplicate")
+    present = {_key(s) for s in edit.new_sentences()}
+    previous = _replaced_old(sentence, edit.old_sentences)
+    restore = previous if previous is not None and _key(previous) not in present else None
+    paragraphs = [[restore if s == sentence else s for s in p if s != sentence or restore]
+                  for p in edit.new_paragraphs]
+    edit.new_paragraphs = [p for p in paragraphs if p]
+    edit.dropped.append(DroppedSentence(sentence=sentence, verdict=verdict.model_copy(
+        update={"stage": "duplicate", "reason": reason})))
+    cited = {c for s in edit.new_sentences() if _key(s) not in old_keys for c in s.citations}
+    edit.source_ids = [i for i in edit.source_ids if i in cited]

@@ -5,8 +5,9 @@ article title (`# Title`), sections (`## Heading` or, as in the seed, a bare sho
 prose with `[N]` and `[web:N]` markers, a numbered reference list (`[N]Title · kind ·
 date`, bare URLs), and, after it, the knowledge-bus listing, which is not article text.
 
-Inside the article, citations are source ids; numbers exist only in rendered text, so
-export numbers cited sources by first appearance and import maps them back.
+Inside the article, citations are source ids; numbers exist only in rendered text. A topic's
+numbers are stored (agent.numbering): import reports the page's own numbers so they are kept,
+and export renders the numbers it is given (first appearance only when it is given none).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class ParsedPage:
     bus_text: str = ""
     people: list[tuple[str, int]] = field(default_factory=list)
     unresolved_markers: list[str] = field(default_factory=list)
+    numbers: dict[str, int] = field(default_factory=dict)
+    """The page's own reference number of each source (the first, if it is listed twice)."""
 
 
 def decode_page(data: bytes) -> str:
@@ -239,8 +242,11 @@ def parse_page(text: str) -> ParsedPage:
         raise PageError("no article found: expected a title and at least one section with text")
     article = Article(title=title, summary=summary, sections=sections,
                       sources={s.id: s for s in references.values()})
+    page_numbers: dict[str, int] = {}
+    for number in sorted(references):
+        page_numbers.setdefault(references[number].id, number)
     return ParsedPage(article=article, bus_text="\n".join(bus_lines).strip(), people=people,
-                      unresolved_markers=unresolved)
+                      unresolved_markers=unresolved, numbers=page_numbers)
 
 
 def _unique_id(candidate: str, taken: set[str]) -> str:
@@ -271,8 +277,13 @@ def reference_numbering(article: Article) -> dict[str, int]:
     return {sid: n for n, sid in enumerate((s for s in order if s in article.sources), start=1)}
 
 
-def export_page(article: Article) -> str:
-    numbering = reference_numbering(article)
+def export_page(article: Article, numbering: dict[str, int] | None = None) -> str:
+    """The page; `numbering` is the topic's stored numbers (agent.numbering.numbers_for), and
+    the reference list follows it, so numbers never move between exports."""
+    if numbering is None:
+        numbering = reference_numbering(article)
+    numbering = {sid: n for sid, n in sorted(numbering.items(), key=lambda item: item[1])
+                 if sid in article.sources}
     out = [f"# {article.title}", ""]
     if article.summary:
         out += [article.summary, ""]

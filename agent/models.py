@@ -59,6 +59,12 @@ class SourceStatus(StrEnum):
     absorbed = "absorbed"
     irrelevant = "irrelevant"
     duplicate = "duplicate"
+    undecided = "undecided"
+    """Triage gave no answer for it twice; tried again on `sources retry` or a new triage prompt."""
+    held_back = "held_back"
+    """Drafted for a section but nothing of it passed the gate (or the draft used nothing of
+    it); drafted again when new sources reach that section, on `sources retry`, or under
+    another model or prompt."""
 
 
 class Topic(BaseModel):

@@ -138,3 +138,19 @@ def irrelevant_ids(decisions: list[SourceDecision], known: set[str]) -> list[str
     """Sources the model judged off-topic (or that touch no section): never triaged again."""
     return [d.source_id for d in decisions if d.source_id in known
             and (not d.relevant or (not d.sections and not d.new_section))]
+
+
+def first_answers(decisions: list[SourceDecision], asked: list[str]) -> list[SourceDecision]:
+    """One decision per asked source (the first the model gave); others are ignored."""
+    wanted, seen, kept = set(asked), set(), []
+    for decision in decisions:
+        if decision.source_id in wanted and decision.source_id not in seen:
+            seen.add(decision.source_id)
+            kept.append(decision)
+    return kept
+
+
+def unanswered(decisions: list[SourceDecision], asked: list[str]) -> list[str]:
+    """Asked sources the answer left out, in the order they were asked."""
+    answered = {d.source_id for d in decisions}
+    return [sid for sid in asked if sid not in answered]

@@ -12,8 +12,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agent.citations import CitationGate, Claim
-from agent.drafting import (SectionDraft, build_edit, draft_messages, draft_schema, finalize,
-                            merge_with_old, new_sentences, revise_messages, to_paragraphs)
+from agent.drafting import (SectionDraft, apply_revision, build_edit, draft_messages, draft_schema,
+                            finalize, merge_with_old, new_sentences, revise_messages,
+                            revision_sources, to_paragraphs)
 from agent.llm import call_structured
 from agent.llm_errors import LLMError, LLMNotConfigured
 from agent.models import Article, Section, Sentence, Source, Verdict, VerdictLabel, is_source_id
@@ -116,12 +117,15 @@ def route_after_check(state: SectionState) -> Literal["revise_section", "finaliz
 
 
 async def revise_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
+    """Only the failing sentences, their verdicts and the sources they cite go to the model; a
+    revision that hands back sentences that already failed ends the loop."""
     ctx = runtime.context
     article, section = _base(state, ctx)
     failures = [(Sentence.model_validate(f["sentence"]), Verdict.model_validate(f["verdict"]))
                 for f in state["failures"]]
-    messages = revise_messages(article, state["heading"], _paragraphs(state), failures,
-                               _task_sources(state, ctx) + _cited_extra(state, ctx))
+    ids = revision_sources(failures)
+    found = ctx.store.sources.get_many(ids)
+    messages = revise_messages(article, state["heading"], failures, [found[i] for i in ids if i in found])
     try:
         draft = await _ask(ctx, state, "revise", messages, prompt_tag("revise_section"))
     except LLMError as exc:
@@ -129,17 +133,22 @@ async def revise_section(state: SectionState, runtime: Runtime[RunContext]) -> d
             raise
         # The last checked draft stands; finalize drops what failed the gate.
         return {"attempts": state.get("max_revisions", 2)}
+    failing = [s for s, _ in failures]
+    failed = [*state.get("failed_before", []), *([s.text, s.citations] for s in failing)]
+    seen = {(text, tuple(citations)) for text, citations in failed}
+    revised = [s for p in to_paragraphs(draft) for s in p]
+    attempts = state.get("attempts", 0) + 1
+    if revised and all((s.text, tuple(s.citations)) in seen for s in revised):
+        return {"attempts": attempts, "repeated": True, "failed_before": failed}
     old = section.paragraphs if section else []
-    paragraphs = merge_with_old(old, to_paragraphs(draft), rewrite=state.get("mode") == "rewrite")
-    return {"paragraphs": _dump(paragraphs), "attempts": state.get("attempts", 0) + 1,
+    paragraphs = merge_with_old(old, apply_revision(_paragraphs(state), failing, revised),
+                                rewrite=state.get("mode") == "rewrite")
+    return {"paragraphs": _dump(paragraphs), "attempts": attempts, "failed_before": failed,
             "rationale": draft.rationale or state.get("rationale", "")}
 
 
-def _cited_extra(state: SectionState, ctx: RunContext) -> list[Source]:
-    """Sources the draft cites beyond the task's own (a rewrite cites the section's old ones)."""
-    task = set(state.get("source_ids", []))
-    cited = {c for p in _paragraphs(state) for s in p for c in s.citations if is_source_id(c)} - task
-    return list(ctx.store.sources.get_many(sorted(cited)).values())
+def route_after_revise(state: SectionState) -> Literal["check_section", "finalize_section"]:
+    return "finalize_section" if state.get("repeated") else "check_section"
 
 
 def finalize_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
@@ -154,11 +163,15 @@ def finalize_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
     edit = build_edit(f"run{ctx.run_id}-{state['section_id']}", state["section_id"], state["heading"],
                       section, final, kept, dropped, state.get("rationale", ""),
                       state.get("source_ids", []))
+    # What this section did with its sources, for assemble: held back is not absorbed.
+    report = {"section_id": state["section_id"], "heading": state["heading"],
+              "mode": state.get("mode", "update"), "source_ids": state.get("source_ids", []),
+              "dropped": [d.model_dump(mode="json") for d in dropped]}
     if edit is None:
-        return {"edits": []}
+        return {"edits": [], "section_reports": [report]}
     if state.get("mode") == "rewrite":
         edit.lost_facts = dropped_facts(edit.old_sentences, edit.new_sentences())
-    return {"edits": [edit.model_dump(mode="json")]}
+    return {"edits": [edit.model_dump(mode="json")], "section_reports": [report]}
 
 
 def build_section_graph() -> StateGraph:
@@ -171,7 +184,7 @@ def build_section_graph() -> StateGraph:
     builder.add_edge(START, "draft_section")
     builder.add_conditional_edges("draft_section", route_after_draft)
     builder.add_conditional_edges("check_section", route_after_check)
-    builder.add_edge("revise_section", "check_section")
+    builder.add_conditional_edges("revise_section", route_after_revise)
     builder.add_edge("finalize_section", END)
     return builder
 

@@ -69,13 +69,20 @@ class SectionState(SectionTaskState, total=False):
     attempts: int
     max_revisions: int
     failure: dict
+    failed_before: list[list]
+    """Keys (text, citations) of every sentence that failed the gate in an earlier round."""
+    repeated: bool
+    """The last revision returned only sentences that had failed already: the loop ends."""
     edits: Annotated[list[dict], operator.add]
     section_failures: Annotated[list[dict], operator.add]
+    section_reports: Annotated[list[dict], operator.add]
 
 
 class SectionOutput(TypedDict):
     edits: Annotated[list[dict], operator.add]
     section_failures: Annotated[list[dict], operator.add]
+    section_reports: Annotated[list[dict], operator.add]
+    """Per finished section: its task's sources and the sentences held back (for assemble)."""
 
 
 class RefreshState(TypedDict, total=False):
@@ -88,6 +95,7 @@ class RefreshState(TypedDict, total=False):
     tasks: list[SectionTaskState]
     edits: Annotated[list[dict], operator.add]
     section_failures: Annotated[list[dict], operator.add]
+    section_reports: Annotated[list[dict], operator.add]
     proposal_id: int | None
     decision: dict
     merged_revision_id: int | None

@@ -1,0 +1,119 @@
+"""Every source gets a decision once: why a source is undecided or held back, and when it is
+tried again.
+
+`undecided`: triage gave no answer for it twice. `held_back`: it was drafted for a section and
+nothing of it passed the gate (or the draft used nothing of it). Neither is triaged or drafted
+again night after night: only when the editor asks (`absorb sources retry SLUG`), when the
+prompt or model that decided it changes, or (held back) when new sources reach its section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from agent.models import SourceStatus, utcnow
+from agent.store import Store
+from agent.store.schema import source_notes
+
+RETRYABLE = (SourceStatus.undecided.value, SourceStatus.held_back.value)
+
+
+@dataclass(frozen=True)
+class SourceNote:
+    topic: str
+    source_id: str
+    status: str
+    section_ids: list[str]
+    prompt_version: str
+    model: str
+    run_id: int | None
+    detail: dict
+    updated_at: datetime
+
+
+def record(store: Store, topic: str, ids: list[str], status: str, *, reason: str,
+           prompt_version: str, model: str, run_id: int | None,
+           section_ids: dict[str, list[str]] | None = None,
+           detail: dict[str, dict] | None = None) -> None:
+    """Set the sources' status with its reason, and remember what decided it."""
+    if not ids:
+        return
+    store.sources.set_status(topic, ids, status, reason=reason)
+    now = utcnow()
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(source_notes).where(source_notes.c.topic == topic,
+                                                   source_notes.c.source_id.in_(ids)))
+        conn.execute(source_notes.insert(), [
+            {"topic": topic, "source_id": sid, "status": status,
+             "section_ids": (section_ids or {}).get(sid, []), "prompt_version": prompt_version,
+             "model": model, "run_id": run_id, "detail": (detail or {}).get(sid, {}),
+             "updated_at": now} for sid in ids])
+
+
+def notes(store: Store, topic: str, status: str | None = None) -> list[SourceNote]:
+    """The topic's undecided and held-back sources with what decided them (oldest first)."""
+    query = sa.select(source_notes).where(source_notes.c.topic == topic)
+    if status is not None:
+        query = query.where(source_notes.c.status == status)
+    with store.engine.connect() as conn:
+        rows = conn.execute(query.order_by(source_notes.c.updated_at, source_notes.c.source_id))
+        found = [SourceNote(**row._mapping) for row in rows]
+    current = {s.id: st for s, st in store.sources.for_topic(topic, status=list(RETRYABLE))}
+    return [n for n in found if current.get(n.source_id) == n.status]
+
+
+def forget(store: Store, topic: str, ids: list[str]) -> None:
+    if ids:
+        with store.engine.begin() as conn:
+            conn.execute(sa.delete(source_notes).where(source_notes.c.topic == topic,
+                                                       source_notes.c.source_id.in_(ids)))
+
+
+def retry(store: Store, topic: str, ids: list[str] | None = None) -> int:
+    """Undecided and held-back sources (all, or these ids) become new: the next refresh tries them."""
+    waiting = [s.id for s, _ in store.sources.for_topic(topic, status=list(RETRYABLE))]
+    chosen = waiting if ids is None else [i for i in waiting if i in set(ids)]
+    if chosen:
+        store.sources.set_status(topic, chosen, SourceStatus.new.value,
+                                 reason="retry asked by an editor")
+        forget(store, topic, chosen)
+    return len(chosen)
+
+
+def expire(store: Store, topic: str, *, triage: tuple[str, str], draft: tuple[str, str]) -> list[str]:
+    """Sources decided under another (prompt version, model) than today's become new again."""
+    stale = [n.source_id for n in notes(store, topic)
+             if (n.prompt_version, n.model) != (triage if n.status == SourceStatus.undecided else draft)]
+    if stale:
+        store.sources.set_status(topic, stale, SourceStatus.new.value,
+                                 reason="decided under another prompt or model; tried again")
+        forget(store, topic, stale)
+    return stale
+
+
+def held_for_sections(store: Store, topic: str, section_ids: list[str]) -> dict[str, list[str]]:
+    """Held-back sources by the section they were held back for (only the given sections)."""
+    wanted = set(section_ids)
+    found: dict[str, list[str]] = {}
+    for note in notes(store, topic, SourceStatus.held_back.value):
+        for section_id in note.section_ids:
+            if section_id in wanted:
+                found.setdefault(section_id, []).append(note.source_id)
+    return found
+
+
+def model_name(model) -> str:  # noqa: ANN001 - any BaseChatModel, or None
+    return str(getattr(model, "model_name", None) or getattr(model, "model", None) or "") if model else ""
+
+
+def reasons(store: Store, topic: str) -> dict[str, str]:
+    """Why each undecided or held-back source of the topic is so (for `sources list`)."""
+    from agent.store.schema import topic_sources
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(topic_sources.c.source_id, topic_sources.c.reason).where(
+            topic_sources.c.topic == topic, topic_sources.c.status.in_(RETRYABLE)))
+        return {row.source_id: row.reason or "" for row in rows}
