@@ -37,7 +37,8 @@ def make_topic(store, slug: str) -> None:
                            base_revision_id=None, actor="import")
 
 
-def one_edit_proposal(store, slug: str, n: int = 1, *, parked_run: bool = True) -> tuple[int, str, str]:
+def one_edit_proposal(store, slug: str, n: int = 1, *, parked_run: bool = True,
+                      tag: str = "") -> tuple[int, str, str]:
     """A proposal of one edit adding a cited sentence to Cooling, its source `proposed`, and
     (by default) the refresh run that proposed it parked at review. Returns (id, text, source)."""
     text = f"{slug.title()} moved rack {n} of its cooling loops to liquid in 2026."
@@ -50,7 +51,7 @@ def one_edit_proposal(store, slug: str, n: int = 1, *, parked_run: bool = True) 
     verdict = Verdict(label=VerdictLabel.supported, stage="judge", reason="stated verbatim",
                       quotes=[EvidenceQuote(source_id=source.id, text=text, start=start,
                                             end=start + len(text))])
-    edit = Edit(id=f"race-{slug}-{n}", section_id="cooling", heading="Cooling",
+    edit = Edit(id=f"race-{slug}-{n}{tag}", section_id="cooling", heading="Cooling",
                 old_sentences=section.sentences(),
                 new_paragraphs=[[*section.paragraphs[0], sentence]], verdicts=[verdict],
                 rationale="added what the source states", source_ids=[source.id])

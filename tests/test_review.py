@@ -117,7 +117,12 @@ def test_stale_proposal_reapplies_unchanged_sections_and_refuses_changed_ones(cl
     newer = Sentence(text="An editor rewrote this section meanwhile.")
     article.section("llms-as-knowledge-bases").paragraphs = [[newer]]
     seeded.revisions.commit(TOPIC, article, base_revision_id=current.id, actor="editor:other")
-    assert json.loads(cli("review", "list", "--json").out)[0]["status"] == "stale"
+    # Staleness is per section: edit 1's section is untouched, so the proposal stays decidable.
+    listed = json.loads(cli("review", "list", "--json").out)[0]
+    assert listed["status"] == "pending"
+    assert [(s["section"], s["stale"]) for s in listed["sections"]] == [
+        ("physical-infrastructure-boom", False), ("llms-as-knowledge-bases", True)]
+    assert "llms-as-knowledge-bases (changed since)" in cli("review", "list").out
     shown = json.loads(cli("review", "show", pid, "--json").out)
     assert [e["applies"] for e in shown["edits"]] == [True, False]
     assert "the section changed" in cli("review", "show", pid).out

@@ -46,25 +46,29 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.
                                         "pending, approved, partially_approved, rejected, merged, stale."),
              topic: str | None = typer.Option(None, help="Only this topic's proposals.")) -> None:
     """List proposals: id, topic, status, undecided edits, who proposed it."""
-    from agent.review import list_proposals
+    from agent.review import list_proposals, sections_touched
 
     with store_session() as store:
         try:
             found = list_proposals(store, status, topic)
         except _review_errors() as exc:
             fail(str(exc))
+        # Staleness is per section: the sections each proposal touches, and which changed since.
+        touched = {p.id: sections_touched(store, p) for p in found}
     rows = [{"id": p.id, "topic": p.topic, "status": p.status.value, "edits": len(p.edits),
              "undecided": sum(e.status.value == "pending" for e in p.edits), "actor": p.actor,
              "run_id": p.run_id, "base_revision_id": p.base_revision_id,
-             "created_at": p.created_at} for p in found]
+             "created_at": p.created_at, "sections": touched[p.id]} for p in found]
     if as_json:
         emit_json(rows)
         return
     if not rows:
         err.print(f"no {status} proposals" if status != "all" else "no proposals yet")
     for r in rows:
+        sections = ", ".join(s["section"] + (" (changed since)" if s["stale"] else "")
+                             for s in r["sections"])
         echo(f"{r['id']}\t{r['topic']}\t{r['status']}\t{r['undecided']}/{r['edits']} undecided\t"
-             f"{r['actor']}\t{r['created_at']:%Y-%m-%d %H:%M}")
+             f"{r['actor']}\t{r['created_at']:%Y-%m-%d %H:%M}\t{sections}")
 
 
 def _elide(text: str, keep: int = 60) -> str:
