@@ -61,6 +61,9 @@ def import_page(
         # offer them again as news.
         store.sources.add_to_topic(topic, list(page.article.sources.values()), status="absorbed",
                                    origin=str(file), replace_status=True)
+        from agent.numbering import keep_page_numbers
+
+        keep_page_numbers(store, topic, page.numbers)  # the page's own [N] stay its numbers
     article = revision.article
     err.print(f"imported '{article.title}' into {topic} as revision {revision.number}: "
               f"{len(article.sections)} sections, "
@@ -152,11 +155,14 @@ def show(
         if revision is None:
             fail(f"topic '{slug}' has no article yet: `absorb import FILE --topic {slug}` "
                  "gives it one")
+        from agent.numbering import numbers_for
+
+        numbering = numbers_for(store, slug, revision.article)  # the topic's stable [N]
     if fmt == "json":
         emit_json({"topic": slug, "revision": revision.number, "revision_id": revision.id,
                    "sha256": revision.sha256, **revision.article.model_dump(mode="json")})
     else:
-        typer.echo(safe_text(export_page(revision.article)), nl=False)
+        typer.echo(safe_text(export_page(revision.article, numbering)), nl=False)
 
 
 def history(slug: str = topic_argument(), as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
