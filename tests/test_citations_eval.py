@@ -58,9 +58,11 @@ def test_wice_dev_without_a_judge_beats_the_nli_baseline() -> None:
         pytest.skip("wice-dev.jsonl not found")
     report = evaluate(load_cases(WICE), CitationGate())
     assert report.cases == 349
-    # Measured 0.76 / 0.31 / 0.17; the bounds leave room for small rule changes.
-    assert report.balanced_accuracy >= 0.70
-    assert report.false_accept_rate <= 0.40 and report.false_reject_rate <= 0.25
+    # Measured 0.78 / 0.37 / 0.07 with the shipped rules (tuned on this file; the held-out
+    # numbers are in `absorb eval citations FILE --folds 5`); it must beat the lexical baseline.
+    assert report.balanced_accuracy >= 0.75
+    assert report.balanced_accuracy > report.baseline["balanced_accuracy"]
+    assert report.false_accept_rate <= 0.45 and report.false_reject_rate <= 0.09
 
 
 def test_cli_prints_metrics_as_json_and_writes_records(tmp_path: Path) -> None:
@@ -71,7 +73,7 @@ def test_cli_prints_metrics_as_json_and_writes_records(tmp_path: Path) -> None:
     metrics = json.loads(result.stdout)
     assert metrics["cases"] == len(load_cases(SUITE))
     assert set(metrics) == {"cases", "balanced_accuracy", "false_accept_rate", "false_reject_rate",
-                            "categories"}
+                            "categories", "stages", "baseline"}
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == metrics["cases"]
     assert set(records[0]) == {"id", "verdict", "stage", "reason"}

@@ -79,20 +79,25 @@ def test_judge_labels_other_than_supported_are_kept() -> None:
     assert (verdict.label, verdict.stage, verdict.reason) == (VerdictLabel.contradicted, "judge", "because")
 
 
-def test_claims_are_judged_together_in_one_call() -> None:
+def test_claims_citing_the_same_sources_share_a_call_and_others_do_not() -> None:
+    # Packing claims with different sources into one call let one source steer another
+    # claim's verdict (issue 15): only claims citing exactly the same sources share a call.
     recorder = InMemoryCallRecorder()
     gate, model = gate_with(
         reply(("c1", "supported", [("src_colossus", "Anthropic has leased SpaceX's Colossus One data center")]),
-              ("c2", "supported", [("src_colossus", "The deal de-risks SpaceX's pre-IPO narrative.")]),
-              ("c3", "supported", [("src_lite", "has joined the LlamaIndex ecosystem")])),
+              ("c2", "supported", [("src_colossus", "The deal de-risks SpaceX's pre-IPO narrative.")])),
+        reply(("c1", "supported", [("src_lite", "has joined the LlamaIndex ecosystem")])),
         recorder=recorder, run_id=7)
     claims = [Claim("Anthropic leased SpaceX's Colossus One data center.", ["src_colossus"]),
               Claim("The deal de-risks SpaceX's pre-IPO narrative.", ["src_colossus"]),
               Claim("LiteParse has joined the LlamaIndex ecosystem.", ["src_lite"])]
     verdicts = gate.check(claims, SOURCES)
     assert [v.label for v in verdicts] == [VerdictLabel.supported] * 3
-    assert len(model.calls_for("judge")) == 1
-    assert [(c.node, c.run_id) for c in recorder.calls] == [("judge", 7)]
+    prompts = [call.prompt for call in model.calls_for("judge")]
+    assert len(prompts) == 2
+    assert "src_colossus" in prompts[0] and "src_lite" not in prompts[0]
+    assert "src_lite" in prompts[1] and "src_colossus" not in prompts[1]
+    assert [(c.node, c.run_id) for c in recorder.calls] == [("judge", 7), ("judge", 7)]
     assert all(c.input_tokens > 0 and c.prompt_version for c in recorder.calls)
 
 
@@ -120,16 +125,19 @@ async def test_async_check_uses_the_same_verification() -> None:
     assert verdicts[0].stage == "quote_verification" and len(model.calls_for("judge")) == 1
 
 
-def test_batches_never_split_a_shared_source_and_pack_small_groups() -> None:
+def test_batches_hold_only_claims_with_the_same_sources() -> None:
     from agent.citations.judge import MAX_CLAIMS_PER_CALL, JudgeRequest, plan_batches
 
-    def request(n: int, source: str) -> JudgeRequest:
-        return JudgeRequest(claim_id=f"c{n}", text=f"claim {n}", citations=[source], hints=[], windows={})
+    def request(n: int, *sources: str) -> JudgeRequest:
+        return JudgeRequest(claim_id=f"c{n}", text=f"claim {n}", citations=list(sources), hints=[],
+                            windows={})
 
     shared = [request(n, "src_a") for n in range(6)]
-    singles = [request(10 + n, f"src_single_{n}") for n in range(5)]
-    batches = plan_batches(shared + singles)
-    assert [len(b) for b in batches] == [MAX_CLAIMS_PER_CALL, 3]
-    assert all(r in batches[0] for r in shared)
+    singles = [request(10 + n, f"src_single_{n}") for n in range(3)]
+    pair = [request(20, "src_a", "src_b"), request(21, "src_b", "src_a")]
+    batches = plan_batches(shared + singles + pair)
+    assert [len(b) for b in batches] == [6, 1, 1, 1, 2]
+    for batch in batches:
+        assert len({tuple(sorted(r.citations)) for r in batch}) == 1
     big = plan_batches([request(n, "src_b") for n in range(10)])
-    assert [len(b) for b in big] == [8, 2]
+    assert [len(b) for b in big] == [MAX_CLAIMS_PER_CALL, 2]

@@ -1,32 +1,57 @@
-"""Proper names and negations of a sentence, and whether a cited text states them: the
-hints the judge gets, and a failure when nothing verified covers them."""
+"""Proper names of a sentence and whether a text names them.
+
+Extraction keeps compounds whole ("New York City", "Office for National Statistics",
+"Knight Commander of the Order of the British Empire"); a lone capitalised word that opens a
+clause ("Named after ...", "Instead of ...") is only a *weak* name, which the screening
+promotes to a name only when the sources or the article write it capitalised mid-sentence.
+Matching goes through `agent.citations.names` (spelling, alias and form normalisation).
+"""
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 
 from rapidfuzz import fuzz, process
 
-from agent.citations.text import STOPWORDS, TOKEN_RE, content_tokens, fold, stem
+from agent.citations.names import fold_word, name_in_text, related_in_text
+from agent.citations.negation import NEGATION_CUES, negation_cues, negation_mismatch
+from agent.citations.text import STOPWORDS, TOKEN_RE, stem
 
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&.'’-]*[A-Za-z0-9]|[A-Za-z0-9]")
-_ACRONYM = re.compile(r"^[A-Z][A-Z0-9&]+s?$")
+__all__ = ["NEGATION_CUES", "entity_in_text", "extract_entities", "extract_entities_marked",
+           "name_status", "negation_cues", "negation_mismatch", "ordinary_opener"]
+
+_WORD = re.compile(r"(?:[^\W\d_]\.){2,}|[^\W_][\w&.'’-]*[^\W_]|[^\W_]|&")
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9&.]+s?$")
 _CAMEL = re.compile(r"^[A-Za-z]*[a-z][A-Z][A-Za-z]*$|^[A-Z]{2,}[a-z]+[A-Za-z]*$")
 _WITH_DIGITS = re.compile(r"^[A-Za-z](?=.*\d)[A-Za-z0-9.-]*$")
 _VERSION = re.compile(r"^\d+(?:\.\d+)*$")
-# Capitalised words that start clauses or name calendar things, not entities.
+_CLAUSE_START = re.compile(r"(?:^|[.:;!?\"“”(\[—–]|\s-)\s*$")
+# Capitalised words that name calendar things or are pronouns, not entities.
 _NOT_NAMES = frozenset({"i", "no", "yes", "january", "february", "march", "april", "june", "july",
-                        "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                        "august", "september", "october", "november", "december", "jan", "feb",
+                        "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+                        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
                         "sunday"})
 _UNIT_ABBREVIATIONS = frozenset({"mw", "gw", "kw", "tw", "kwh", "mwh", "gwh", "twh", "tb", "gb",
-                                 "mb", "pb", "usd", "eur", "am", "pm", "ceo"})
+                                 "mb", "pb", "usd", "eur", "am", "pm", "ceo", "km", "kg", "mph"})
+# Lower-case words that may join capitalised words into one name.
+_CONNECTORS = frozenset({"of", "for", "de", "la", "le", "du", "des", "del", "di", "da", "van",
+                         "von", "der", "den", "&", "the", "y", "al", "bin"})
+# Common words that open a clause capitalised without naming anything; English function
+# words and sentence adverbs, not a list of any data set's names.
+_OPENERS = frozenset("""according across additionally after afterwards again against ahead
+    along already also although among amid another anyway around as at back because before
+    behind beside besides between beyond both but by despite during each earlier either
+    eventually every except finally following for from further here hence however if in
+    indeed initially inside instead later like likewise many meanwhile moreover most much
+    near nearly neither nevertheless next nonetheless not notably now often once only or
+    other otherwise outside over overall perhaps previously prior rather regardless several
+    shortly similarly since so some soon still subsequently such than that then there
+    thereafter these this those though thus through throughout to today together toward
+    under unlike until upon when whereas where whether while within without yet""".split())
 FUZZY_NAME_MIN = 88.0
-_CONNECTORS = frozenset({"of", "de", "la", "van", "von", "der", "&"})
-
-NEGATION_CUES = re.compile(
-    r"\b(?:not(?! only\b)|never|no|none|nobody|nothing|neither|nor|without|cannot|unable|fail(?:s|ed)? to)\b"
-    r"|n['’]t\b", re.I)
 
 
 def _is_capitalised(word: str) -> bool:
@@ -34,14 +59,34 @@ def _is_capitalised(word: str) -> bool:
 
 
 def _special(word: str) -> bool:
-    bare = word.rstrip(".").removesuffix("'s").removesuffix("’s")
+    bare = word.removesuffix("'s").removesuffix("’s")
+    if not bare.endswith(".") or bare.count(".") < 2:
+        bare = bare.rstrip(".")
     return bool(_ACRONYM.match(bare) or _CAMEL.match(bare) or _WITH_DIGITS.match(bare))
 
 
+@cache
+def common_words() -> frozenset[str]:
+    """About 7,000 frequent English words (common_words.txt says where they come from)."""
+    text = resources.files("agent.citations").joinpath("common_words.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def common_word(word: str) -> bool:
+    return fold_word(word) in common_words()
+
+
+def ordinary_opener(word: str) -> bool:
+    """A clause-opening capitalised word that is an ordinary word by its form or frequency:
+    "Named after ...", "Instead of ...", "Work on the bridge ..." (a frequent word may be a
+    name too, "Google ...", so such a word is only ever a hint, never a sure failure)."""
+    lower = word.lower()
+    return lower in _OPENERS or lower in STOPWORDS or common_word(lower) or (
+        len(lower) > 4 and lower.endswith(("ing", "ed", "ly")))
+
+
 def extract_entities(sentence: str) -> list[str]:
-    """Names in a sentence: acronyms, CamelCase, names with digits, runs of capitalised
-    words. A lone capitalised word that opens a clause is kept too (marked by the caller as
-    weak): "Amazon faces ..." names a company as often as "Despite ..." opens a clause."""
+    """Names in a sentence (strong and weak), in order of first appearance."""
     return [name for name, _ in extract_entities_marked(sentence)]
 
 
@@ -55,8 +100,11 @@ def extract_entities_marked(sentence: str) -> list[tuple[str, bool]]:
 
     def flush() -> None:
         nonlocal run, run_at_start
-        while run and run[-1].lower() in _CONNECTORS:
+        while run and (run[-1].lower() in _CONNECTORS or run[-1].lower() in STOPWORDS):
             run.pop()
+        while run and run[0].lower() in _OPENERS and len(run) > 1 and run_at_start:
+            run.pop(0)  # "After Google ..." names Google; "New York City" keeps "New"
+            run_at_start = False
         if run:
             strong = not run_at_start or len(run) > 1 or _special(run[0])
             found.append((" ".join(run), strong))
@@ -67,23 +115,29 @@ def extract_entities_marked(sentence: str) -> list[tuple[str, bool]]:
         if run and sentence[previous_end:offset] != " ":
             flush()  # punctuation between words ends a name
         previous_end = match.end()
-        clause_start = index == 0 or re.search(r"[.:;!?\"“(]\s*$", sentence[:offset]) is not None
+        clause_start = _CLAUSE_START.search(sentence[:offset]) is not None
         possessive = word.endswith(("'s", "’s"))
-        bare = word[:-2] if possessive else word.rstrip(".")
+        bare = word[:-2] if possessive else word
+        if not _special(bare):
+            bare = bare.rstrip(".")
         lower = bare.lower()
-        is_name = lower not in _UNIT_ABBREVIATIONS and (_special(bare) or (
+        following = words[index + 1].group(0) if index + 1 < len(words) else ""
+        capital_stopword = (_is_capitalised(bare) and lower in STOPWORDS
+                            and _is_capitalised(following) and not NEGATION_CUES.fullmatch(lower))
+        is_name = lower not in _UNIT_ABBREVIATIONS and (_special(bare) or capital_stopword or (
             _is_capitalised(bare) and lower not in _NOT_NAMES and lower not in STOPWORDS
             and not NEGATION_CUES.fullmatch(lower)))
         if is_name:
             if not run:
-                run_at_start = clause_start
+                # "France's ..." opening a sentence names something: ordinary words seldom
+                # open one in the possessive.
+                run_at_start = clause_start and not possessive
             run.append(bare)
             if possessive:
                 flush()
         elif run and _VERSION.match(word):
             run.append(word)  # "Opus 4.6" is one name
-        elif (run and lower in _CONNECTORS and index + 1 < len(words)
-              and _is_capitalised(words[index + 1].group(0))):
+        elif run and lower in _CONNECTORS and _joins_a_name(words, index):
             run.append(word)
         else:
             flush()
@@ -94,10 +148,21 @@ def extract_entities_marked(sentence: str) -> list[tuple[str, bool]]:
     return list(unique.items())
 
 
+def _joins_a_name(words: list[re.Match[str]], index: int) -> bool:
+    """A connector continues a name when a capitalised word follows within two words."""
+    for ahead in words[index + 1 : index + 3]:
+        word = ahead.group(0)
+        if _is_capitalised(word) and word.lower() not in _NOT_NAMES:
+            return True
+        if word.lower() not in _CONNECTORS:
+            return False
+    return False
+
+
 @lru_cache(maxsize=256)
-def _source_profile(text: str) -> tuple[str, frozenset[str], frozenset[str], tuple[str, ...]]:
+def _source_profile(text: str) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
     words = [m.group(0) for m in TOKEN_RE.finditer(text)]
-    stems = frozenset(stem(w) for w in words)
+    stems = frozenset(stem(fold_word(w)) for w in words)
     initials = set()
     # Acronyms spelled out in the source ("Tensor Processing Unit" -> TPU).
     for start in range(len(words)):
@@ -108,74 +173,55 @@ def _source_profile(text: str) -> tuple[str, frozenset[str], frozenset[str], tup
             letters += word[0]
             if len(letters) >= 2:
                 initials.add(letters.lower())
-    lowered = tuple(sorted({w.lower() for w in words if len(w) >= 4}))
-    return " " + fold(text) + " ", stems, frozenset(initials), lowered
+    lowered = tuple(sorted({fold_word(w) for w in words if len(w) >= 4}))
+    return stems, frozenset(initials), lowered
 
 
 def _word_in_text(word: str, stems: frozenset[str], lowered: tuple[str, ...]) -> bool:
-    if stem(word) in stems:
+    folded = fold_word(word)
+    if stem(folded) in stems:
         return True
-    lower = word.lower()
-    if len(lower) < 6:
+    if len(folded) < 6:
         return False
     # "Libyan" for "Libya", "Horodecki" for "Horodecky": one spelling step away, same start.
-    candidates = [w for w in lowered if w[:3] == lower[:3]]
-    if any(lower.startswith(w) and len(w) >= len(lower) - 2 for w in candidates):
+    candidates = [w for w in lowered if w[:3] == folded[:3]]
+    if any(folded.startswith(w) and len(w) >= len(folded) - 2 for w in candidates):
         return True
-    return process.extractOne(lower, candidates, scorer=fuzz.ratio, score_cutoff=FUZZY_NAME_MIN) is not None
+    return process.extractOne(folded, candidates, scorer=fuzz.ratio,
+                              score_cutoff=FUZZY_NAME_MIN) is not None
+
+
+def _distinctive_words(entity: str) -> list[str]:
+    # Version numbers ("Opus 4.6") prove little about the name itself.
+    return [w for w in TOKEN_RE.findall(entity)
+            if w.lower() not in _CONNECTORS and w.lower() not in STOPWORDS and not w.isdigit()]
+
+
+def name_status(entity: str, text: str) -> str:
+    """"found" (in a normalised, alias or initials form, or every word of it), "partial"
+    (some of its words, the missing ones frequent words: "European Central Bank" beside
+    "Bank of England"), or "absent" (none of its words, or a rare word of it is missing:
+    "McGill University" beside "University of Toronto")."""
+    if name_in_text(entity, text):
+        return "found"
+    stems, initials, lowered = _source_profile(text)
+    bare = entity.replace(".", "").rstrip("s") if _ACRONYM.match(entity) else ""
+    if bare and bare.lower() in initials:
+        return "found"
+    words = _distinctive_words(entity)
+    if not words:
+        return "found"
+    missing = [w for w in words if not _word_in_text(w, stems, lowered)]
+    if not missing:
+        return "found"
+    if related_in_text(entity, text):
+        return "partial"
+    if len(missing) == len(words):
+        return "absent"
+    rare = [w for w in missing if len(w) >= 3 and w.isalpha() and not common_word(w)]
+    return "absent" if rare else "partial"
 
 
 def entity_in_text(entity: str, text: str) -> bool:
-    """True if the text names the entity: verbatim (folded), word by word (one word of a long
-    name may be missing), as a near spelling, or as the initials of a spelled-out name."""
-    folded_text, stems, initials, lowered = _source_profile(text)
-    folded_entity = fold(entity)
-    if re.search(r"(?<![a-z0-9])" + re.escape(folded_entity) + r"(?![a-z0-9])", folded_text):
-        return True
-    # Version numbers ("Opus 4.6") prove little about the name itself.
-    words = [w for w in TOKEN_RE.findall(entity) if w.lower() not in _CONNECTORS and not w.isdigit()]
-    if words:
-        found = sum(_word_in_text(w, stems, lowered) for w in words)
-        if found == len(words) or (len(words) >= 3 and found >= len(words) - 1):
-            return True
-    bare = entity.rstrip("s") if _ACRONYM.match(entity) else ""
-    return bool(bare) and bare.lower() in initials
-
-
-def missing_entities(sentence: str, texts: list[str]) -> list[str]:
-    joined = "\n".join(texts)
-    return [entity for entity in extract_entities(sentence) if not entity_in_text(entity, joined)]
-
-
-def negation_cues(text: str) -> list[str]:
-    return [m.group(0).lower() for m in NEGATION_CUES.finditer(text)]
-
-
-def negation_mismatch(sentence: str, evidence: list[str], close: list[str] | None = None) -> str | None:
-    """Why the sentence and its best evidence disagree on negation, or None.
-
-    Only the best-matching evidence sentences count: a negation elsewhere on a long page says
-    nothing about this claim. A negation the sentence dropped is looked for only in `close`
-    evidence (sentences that state most of the claim), defaulting to all evidence."""
-    claim_cues = negation_cues(sentence)
-    evidence_cues = [cue for text in evidence for cue in negation_cues(text)]
-    if claim_cues and not evidence_cues:
-        return f"the sentence says {claim_cues[0]!r} but the cited text has no negation"
-    close = evidence if close is None else close
-    if close:
-        # A sentence that restates its closest evidence should negate as often as it does.
-        nearest = negation_cues(close[0])
-        if len(claim_cues) > len(nearest):
-            return (f"the sentence has {len(claim_cues)} negation(s) ({', '.join(claim_cues)}), "
-                    f"its closest evidence {len(nearest)}")
-    if claim_cues or not evidence_cues:
-        return None
-    claim_words = set(content_tokens(sentence))
-    for text in close:
-        for match in NEGATION_CUES.finditer(text):
-            # What the source negates: the few content words right after the cue.
-            scope = content_tokens(text[match.end() : match.end() + 60])[:3]
-            if scope and sum(word in claim_words for word in scope) >= min(2, len(scope)):
-                return (f"the cited text says {match.group(0)!r} "
-                        f"{text[match.end():match.end() + 40].strip()!r}; the sentence has no negation")
-    return None
+    """True if the text names the entity (see `name_status`)."""
+    return name_status(entity, text) == "found"

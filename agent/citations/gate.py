@@ -1,23 +1,31 @@
-"""The citation gate: deterministic stages for every claim, then (with a model) one judge
-call per group of claims sharing sources, quotes verified in code, verdicts cached."""
+"""The citation gate: deterministic stages for every claim, then (with a model) judge calls
+for the claims no stage is sure of, each call holding only claims that cite the same
+sources; quotes verified in code, verdicts cached.
+
+`check`/`acheck` take the claims of one section; `check_many`/`acheck_many` take
+`ClaimGroup`s from several sections of a run and pack their claims into judge calls across
+the groups (claims citing the same sources share a call whichever section they come from).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.citations.cache import VerdictCache, verdict_cache_key
+from agent.citations.cache import VerdictCache, source_hash, verdict_cache_key
 from agent.citations.checks import Screening, screen
+from agent.citations.context import ArticleContext
 from agent.citations.judge import ClaimJudgement, Judge, JudgeRequest, plan_batches
+from agent.citations.rules import DEFAULT_RULES, GateRules
 from agent.citations.verify import deterministic_verdict, judged_verdict
 from agent.llm_usage import CallRecorder, TokenBudget
 from agent.models import Source, Verdict
 from agent.settings import Settings
 
 # Bumped whenever a deterministic stage changes, so cached verdicts of older rules expire.
-DETERMINISTIC_VERSION = "deterministic-1"
+DETERMINISTIC_VERSION = "deterministic-2"
 MAX_CONCURRENT_CALLS = 4
 
 
@@ -30,11 +38,24 @@ class Claim:
 
 
 @dataclass
+class ClaimGroup:
+    """The claims of one section with the sources they may cite and the article around them."""
+
+    claims: list[Claim]
+    sources: Mapping[str, Source]
+    candidates: Mapping[str, Source] | None = None
+    context: ArticleContext | None = None
+
+
+@dataclass
 class _Pending:
+    group: int
     index: int
     claim: Claim
     key: str
     screening: Screening
+    sources: Mapping[str, Source]
+    others: Mapping[str, Source]
 
 
 class CitationGate:
@@ -43,82 +64,121 @@ class CitationGate:
     def __init__(self, judge_model: Any | None = None, *, method: str = "json_schema",
                  cache: VerdictCache | None = None, recorder: CallRecorder | None = None,
                  run_id: int | None = None, budget: TokenBudget | None = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, rules: GateRules | None = None) -> None:
         self.judge = Judge(judge_model, method, recorder=recorder, run_id=run_id, budget=budget,
                            settings=settings) if judge_model is not None else None
         self.cache = cache
+        self.rules = rules or DEFAULT_RULES
 
     @property
     def version(self) -> str:
-        if self.judge is None:
-            return DETERMINISTIC_VERSION
-        return f"{self.judge.version}+{DETERMINISTIC_VERSION}"
+        rules = f"{DETERMINISTIC_VERSION}:{self.rules}"
+        return rules if self.judge is None else f"{self.judge.version}+{rules}"
 
-    def _prepare(self, claims: list[Claim], sources: Mapping[str, Source],
-                 candidates: Mapping[str, Source] | None) -> tuple[list[Verdict | None], list[_Pending], dict[str, Source]]:
-        others = {**(candidates or {}), **sources}
-        verdicts: list[Verdict | None] = [None] * len(claims)
+    def screen(self, claim: Claim, sources: Mapping[str, Source],
+               candidates: Mapping[str, Source] | None = None,
+               context: ArticleContext | None = None) -> Screening:
+        """The deterministic stages' findings for one claim (every stage, for evaluation)."""
+        return screen(claim.text, claim.citations, sources, {**(candidates or {}), **sources},
+                      context, self.rules)
+
+    def _prepare(self, groups: Sequence[ClaimGroup]) -> tuple[list[list[Verdict | None]], list[_Pending]]:
+        verdicts: list[list[Verdict | None]] = []
         pending: list[_Pending] = []
         version = self.version
-        for index, claim in enumerate(claims):
-            key = verdict_cache_key(claim.text, claim.citations, sources, version)
-            cached = self.cache.get(key) if self.cache is not None else None
-            if cached is not None:
-                verdicts[index] = cached
-                continue
-            screening = screen(claim.text, claim.citations, sources, others)
-            if self.judge is None or screening.failure is not None:
-                verdict = deterministic_verdict(claim.text, claim.citations, screening, sources)
-                verdicts[index] = verdict
-                self._store(key, verdict)
-            else:
-                pending.append(_Pending(index, claim, key, screening))
-        return verdicts, pending, others
+        for number, group in enumerate(groups):
+            others = {**(group.candidates or {}), **group.sources}
+            context_key = group.context.key() if group.context is not None else ""
+            row: list[Verdict | None] = [None] * len(group.claims)
+            verdicts.append(row)
+            for index, claim in enumerate(group.claims):
+                key = verdict_cache_key(claim.text, claim.citations, group.sources,
+                                        f"{version}|{context_key}" if context_key else version)
+                cached = self.cache.get(key) if self.cache is not None else None
+                if cached is not None:
+                    row[index] = cached
+                    continue
+                screening = screen(claim.text, claim.citations, group.sources, others,
+                                   group.context, self.rules)
+                if self.judge is None or screening.failure is not None:
+                    verdict = deterministic_verdict(claim.text, claim.citations, screening,
+                                                    group.sources, self.rules)
+                    row[index] = verdict
+                    self._store(key, verdict)
+                else:
+                    pending.append(_Pending(number, index, claim, key, screening, group.sources,
+                                            others))
+        return verdicts, pending
 
     def _store(self, key: str, verdict: Verdict) -> None:
         if self.cache is not None:
             self.cache.put(key, verdict)
 
-    def _requests(self, pending: list[_Pending]) -> list[list[JudgeRequest]]:
-        requests = [JudgeRequest(f"c{item.index + 1}", item.claim.text, list(item.claim.citations),
-                                 item.screening.hints, item.screening.windows) for item in pending]
-        return plan_batches(requests)
-
-    def _finish(self, verdicts: list[Verdict | None], pending: list[_Pending],
-                judgements: dict[str, ClaimJudgement], sources: Mapping[str, Source],
-                others: Mapping[str, Source]) -> list[Verdict]:
+    def _batches(self, pending: list[_Pending]) -> list[tuple[list[JudgeRequest], list[_Pending], Mapping[str, Source]]]:
+        """Judge calls: claims citing the same sources (same ids and texts) share one."""
+        by_request: dict[int, _Pending] = {}
+        requests = []
         for item in pending:
-            judgement = judgements.get(f"c{item.index + 1}")
+            cited = sorted(set(item.claim.citations))
+            # Two sections' claims share a call only if their cited sources are the same texts.
+            identity = [f"{key}@{source_hash(item.sources[key])}" for key in cited]
+            request = JudgeRequest("", item.claim.text, identity, item.screening.hints,
+                                   item.screening.windows)
+            by_request[id(request)] = item
+            requests.append(request)
+        batches = []
+        for batch in plan_batches(requests):
+            items = [by_request[id(request)] for request in batch]
+            renumbered = [JudgeRequest(f"c{n}", item.claim.text, list(item.claim.citations),
+                                       item.screening.hints, item.screening.windows)
+                          for n, item in enumerate(items, start=1)]
+            batches.append((renumbered, items, items[0].sources))
+        return batches
+
+    def _finish(self, verdicts: list[list[Verdict | None]], batch: list[_Pending],
+                judgements: Mapping[str, ClaimJudgement]) -> None:
+        for n, item in enumerate(batch, start=1):
+            judgement = judgements.get(f"c{n}")
             verdict = judged_verdict(item.claim.text, item.claim.citations, judgement,
-                                     item.screening, sources, others)
-            verdicts[item.index] = verdict
+                                     item.screening, item.sources, item.others)
+            verdicts[item.group][item.index] = verdict
             if judgement is not None:  # a missing judgement is the model's slip, not a verdict
                 self._store(item.key, verdict)
-        return [v for v in verdicts if v is not None]
 
-    def check(self, claims: list[Claim], sources: Mapping[str, Source],
-              candidates: Mapping[str, Source] | None = None) -> list[Verdict]:
-        """One verdict per claim, in order. Without a judge model only stages 1-5 run."""
-        verdicts, pending, others = self._prepare(claims, sources, candidates)
-        judgements: dict[str, ClaimJudgement] = {}
+    def check_many(self, groups: Sequence[ClaimGroup]) -> list[list[Verdict]]:
+        """One list of verdicts per group, in order; judge calls packed across the groups."""
+        verdicts, pending = self._prepare(groups)
         if self.judge is not None:
-            for batch in self._requests(pending):
-                judgements.update(self.judge.judge(batch, sources))
-        return self._finish(verdicts, pending, judgements, sources, others)
+            for requests, items, sources in self._batches(pending):
+                self._finish(verdicts, items, self.judge.judge(requests, sources))
+        return [[v for v in row if v is not None] for row in verdicts]
 
-    async def acheck(self, claims: list[Claim], sources: Mapping[str, Source],
-                     candidates: Mapping[str, Source] | None = None) -> list[Verdict]:
-        """As `check`, with judge calls running concurrently through `ainvoke`."""
-        verdicts, pending, others = self._prepare(claims, sources, candidates)
-        judgements: dict[str, ClaimJudgement] = {}
+    async def acheck_many(self, groups: Sequence[ClaimGroup]) -> list[list[Verdict]]:
+        """As `check_many`, with judge calls running concurrently through `ainvoke`."""
+        verdicts, pending = self._prepare(groups)
         if self.judge is not None and pending:
             judge = self.judge
             limit = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
 
-            async def run(batch: list[JudgeRequest]) -> dict[str, ClaimJudgement]:
+            async def run(requests: list[JudgeRequest], sources: Mapping[str, Source]) -> dict[str, ClaimJudgement]:
                 async with limit:
-                    return await judge.ajudge(batch, sources)
+                    return await judge.ajudge(requests, sources)
 
-            for result in await asyncio.gather(*(run(b) for b in self._requests(pending))):
-                judgements.update(result)
-        return self._finish(verdicts, pending, judgements, sources, others)
+            batches = self._batches(pending)
+            results = await asyncio.gather(*(run(requests, sources) for requests, _, sources in batches))
+            for (_, items, _), judgements in zip(batches, results, strict=True):
+                self._finish(verdicts, items, judgements)
+        return [[v for v in row if v is not None] for row in verdicts]
+
+    def check(self, claims: list[Claim], sources: Mapping[str, Source],
+              candidates: Mapping[str, Source] | None = None,
+              context: ArticleContext | None = None) -> list[Verdict]:
+        """One verdict per claim, in order. Without a judge model the deterministic stages
+        and the lexical-support rule decide."""
+        return self.check_many([ClaimGroup(claims, sources, candidates, context)])[0]
+
+    async def acheck(self, claims: list[Claim], sources: Mapping[str, Source],
+                     candidates: Mapping[str, Source] | None = None,
+                     context: ArticleContext | None = None) -> list[Verdict]:
+        """As `check`, with judge calls running concurrently through `ainvoke`."""
+        return (await self.acheck_many([ClaimGroup(claims, sources, candidates, context)]))[0]

@@ -1,8 +1,10 @@
-"""The LLM judge: one structured-output call per batch of claims that share sources, with
-source excerpts fenced as data; returns raw judgements for code to verify."""
+"""The LLM judge: one structured-output call per batch of claims that cite the same
+sources, with source excerpts and claims fenced as data; returns raw judgements for code to
+verify."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from langchain_core.messages import BaseMessage
 
+from agent.citations.fence import fence, neutralise
 from agent.citations.windows import Window
 from agent.llm import call_structured, call_structured_sync
 from agent.llm_usage import CallRecorder, TokenBudget
@@ -52,60 +55,47 @@ class JudgeRequest:
 
 
 def plan_batches(requests: Sequence[JudgeRequest]) -> list[list[JudgeRequest]]:
-    """Claims linked by a shared cited source go in one call (union-find); small groups are
-    then packed together up to MAX_CLAIMS_PER_CALL, so the judge's instructions are paid
-    for once per call rather than once per source."""
-    parent = list(range(len(requests)))
-
-    def root(index: int) -> int:
-        while parent[index] != index:
-            parent[index] = parent[parent[index]]
-            index = parent[index]
-        return index
-
-    owner: dict[str, int] = {}
-    for index, request in enumerate(requests):
-        for key in request.citations:
-            if key in owner:
-                parent[root(index)] = root(owner[key])
-            else:
-                owner[key] = index
-    groups: dict[int, list[JudgeRequest]] = {}
-    for index, request in enumerate(requests):
-        groups.setdefault(root(index), []).append(request)
-    batches: list[list[JudgeRequest]] = []
-    for group in groups.values():
-        for start in range(0, len(group), MAX_CLAIMS_PER_CALL):
-            chunk = group[start : start + MAX_CLAIMS_PER_CALL]
-            home = next((b for b in batches if len(b) + len(chunk) <= MAX_CLAIMS_PER_CALL), None)
-            if home is None:
-                batches.append(list(chunk))
-            else:
-                home.extend(chunk)
-    return batches
+    """Claims that cite exactly the same sources share a call, up to MAX_CLAIMS_PER_CALL;
+    claims citing anything else never do, so no claim is judged beside a source it does not
+    cite (an untrusted source in the same call could otherwise steer its verdict)."""
+    groups: dict[tuple[str, ...], list[JudgeRequest]] = {}
+    for request in requests:
+        groups.setdefault(tuple(sorted(set(request.citations))), []).append(request)
+    return [group[start : start + MAX_CLAIMS_PER_CALL]
+            for group in groups.values() for start in range(0, len(group), MAX_CLAIMS_PER_CALL)]
 
 
 def render_batch(batch: Sequence[JudgeRequest],
                  sources: Mapping[str, Source]) -> tuple[list[BaseMessage], str]:
-    """The messages for one batch (each source's windows fenced as data) and the prompt version."""
+    """The messages for one batch and the prompt version: the instructions first (the same
+    for every call, so providers can cache them), then the cited sources' windows and the
+    claims, each inside delimiters that their text cannot forge."""
     prompt = load_prompt(PROMPT_NAME)
-    excerpts: dict[str, dict[int, Window]] = {}
+    cited = sorted({key for request in batch for key in request.citations})
+    excerpts: dict[str, dict[int, Window]] = {key: {} for key in cited}
     for request in batch:
         for key, windows in request.windows.items():
             for window in windows:
                 excerpts.setdefault(key, {})[window.start] = window
     source_blocks = []
-    for key, by_start in excerpts.items():
+    for key in cited:
+        by_start = excerpts[key]
         lines = [by_start[start].text for start in sorted(by_start)]
-        source_blocks.append(delimit_source(key, sources[key].title, "\n...\n".join(lines)))
+        source_blocks.append(delimit_source(key, neutralise(sources[key].title),
+                                            neutralise("\n...\n".join(lines))))
     claim_blocks = []
     for request in batch:
-        block = f"[{request.claim_id}] cites {', '.join(request.citations)}: {request.text}"
+        cites = ",".join(safe_id(key) for key in request.citations)
+        block = fence("CLAIM", f"id={request.claim_id} cites={cites}", request.text)
         if request.hints:
-            block += "\n  hints: " + "; ".join(request.hints)
+            block += f"\nchecks for {request.claim_id}: " + neutralise("; ".join(request.hints))
         claim_blocks.append(block)
-    messages = prompt.render(sources="\n\n".join(source_blocks), claims="\n".join(claim_blocks))
+    messages = prompt.render(sources="\n\n".join(source_blocks), claims="\n\n".join(claim_blocks))
     return messages, prompt.version
+
+
+def safe_id(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_:.\-]", "_", key) or "unknown"
 
 
 class Judge:

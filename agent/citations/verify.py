@@ -7,37 +7,33 @@ from collections.abc import Mapping
 
 from rapidfuzz import fuzz
 
-from agent.citations.checks import Screening, source_view
+from agent.citations.checks import Screening, lexical_decision, source_view
 from agent.citations.entities import entity_in_text, extract_entities, negation_mismatch
 from agent.citations.judge import ClaimJudgement
-from agent.citations.numbers import extract_quantities
-from agent.citations.numbers import missing_quantities
+from agent.citations.numbers import extract_quantities, missing_quantities
 from agent.citations.quotes import locate
+from agent.citations.rules import DEFAULT_RULES, GateRules
 from agent.citations.text import content_token_set, content_tokens
 from agent.models import EvidenceQuote, Source, Verdict, VerdictLabel
 
 ENTITY_FUZZY_MIN = 85.0
-STRICT_WEAK_NAMES = True
 
 
 def deterministic_verdict(text: str, citations: list[str], screening: Screening,
-                          sources: Mapping[str, Source]) -> Verdict:
-    """The verdict of stages 1-5 alone: a claim that no stage fails is supported."""
+                          sources: Mapping[str, Source], rules: GateRules = DEFAULT_RULES) -> Verdict:
+    """The verdict without a judge: a stage that is sure holds the claim back; the rest
+    pass or fail by the lexical-support rule."""
     if screening.failure is not None:
         return screening.failure
     hints = screening.hints
-    missing = screening.missing_entities + (screening.weak_missing_entities if STRICT_WEAK_NAMES else [])
-    if missing:
-        return Verdict(label=VerdictLabel.unsupported, stage="entities", hints=hints,
-                       reason="names not in any cited source: " + ", ".join(missing))
-    if screening.negation:
-        return Verdict(label=VerdictLabel.unsupported, stage="negation", hints=hints,
-                       reason=screening.negation)
+    failed = lexical_decision(screening, rules)
+    if failed:
+        return Verdict(label=VerdictLabel.unsupported, stage="lexical", hints=hints, reason=failed)
     quotes = [EvidenceQuote(source_id=key, text=windows[0].text, start=windows[0].start,
                             end=windows[0].end)
               for key, windows in screening.windows.items() if windows]
     return Verdict(label=VerdictLabel.supported, stage="deterministic", hints=hints, quotes=quotes,
-                   reason="every number and name of the sentence is in its cited sources",
+                   reason="no stage found a problem and its best passage states most of its words",
                    redundant_citations=redundant_by_coverage(text, citations, sources))
 
 
@@ -52,7 +48,8 @@ def redundant_by_coverage(text: str, citations: list[str], sources: Mapping[str,
     for key in citations:
         view = source_view(sources[key])
         covered = {f"w:{t}" for t in claim_tokens & content_token_set(view)}
-        covered |= {f"n:{i}" for i, q in enumerate(quantities) if not missing_quantities(q.text, [view])}
+        covered |= {f"n:{i}" for i, q in enumerate(quantities)
+                    if not missing_quantities(q.text, [view], sure_only=True)}
         covered |= {f"e:{name}" for name in names if entity_in_text(name, view)}
         coverage[key] = covered
     redundant: list[str] = []
@@ -107,7 +104,9 @@ def judged_verdict(text: str, citations: list[str], judgement: ClaimJudgement | 
         return Verdict(label=VerdictLabel.unsupported, stage="quote_verification",
                        reason="the judge gave no verifiable quote" + where, **base)
     quote_texts = [q.text for q in verified]
-    missing_numbers = missing_quantities(text, quote_texts)
+    # Digits must be in the quotes; a spelled-out number the judge accepted may be worded
+    # otherwise in the source ("the other two" after naming two).
+    missing_numbers = missing_quantities(text, quote_texts, sure_only=True)
     if missing_numbers:
         return Verdict(label=VerdictLabel.unsupported, stage="numbers",
                        reason="not in any verified quote: " + ", ".join(missing_numbers), **base)

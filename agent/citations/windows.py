@@ -77,8 +77,12 @@ def best_windows(claim: str, source_id: str, text: str, limit: int = 3) -> list[
 def best_pair_overlap(claim: str, text: str) -> float:
     """Largest share of the claim's content words found in two adjacent source sentences:
     a claim is usually supported locally, not by words scattered across a page."""
+    return best_pair_share(frozenset(content_tokens(claim)), text)
+
+
+def best_pair_share(query: frozenset[str], text: str) -> float:
+    """As `best_pair_overlap`, for a given set of the claim's tokens."""
     index = _index(text)
-    query = set(content_tokens(claim))
     if not query or not index.bags:
         return 0.0
     best = 0
