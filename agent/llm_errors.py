@@ -9,6 +9,8 @@ import openai
 from langchain_core.exceptions import ModelRefusalError, OutputParserException
 from pydantic import ValidationError
 
+from agent.redact import scrub
+
 try:  # openai>=3 speaks httpx2; its transport errors are not httpx's.
     import httpx2
 
@@ -59,14 +61,15 @@ class LLMError(Exception):
                  retry_after: float | None = None, answer_text: str | None = None) -> None:
         if category not in CATEGORIES:
             raise ValueError(f"unknown LLMError category {category!r}")
+        detail = scrub(str(detail)) or ""
         super().__init__(detail)
         self.category = category
-        self.detail = " ".join(str(detail).split())
+        self.detail = " ".join(detail.split())
         self.node = node
         self.model = model
         self.status_code = status_code
         self.retry_after = retry_after
-        self.answer_text = answer_text
+        self.answer_text = scrub(answer_text)
         self.attempts = 1
         self.hint: str | None = _HINTS.get(category)
 

@@ -99,7 +99,9 @@ def run(args: list[str]) -> int:
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    from agent.redact import scrub  # an error may echo the API key: never print it
+
+    return " ".join((scrub(message) or "").split())
 
 
 def _usage_error(exc: Exception) -> int:

@@ -111,6 +111,10 @@ class RunRepo:
     def update(self, run_id: int, *, status: RunStatus | None = None, finished: bool = False,
                **fields: object) -> None:
         values = dict(fields)
+        if values.get("error"):  # a provider error may echo the API key: never store it
+            from agent.redact import scrub
+
+            values["error"] = scrub(str(values["error"]))
         if status is not None:
             values["status"] = status.value
         if finished:
