@@ -7,12 +7,19 @@ source routed to two sections is written into both, and revision repeats its mis
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from agent.fake_server import FakeOpenAIServer, task_of
 from tests.scripted import extractive_draft, faithful_judge, sources_of
 
-__all__ = ["extractive_draft", "script", "task_name"]
+__all__ = ["Absorb", "extractive_draft", "script", "task_name"]
+
+ABSORB = str(Path(sys.executable).parent / "absorb")
 
 # Title fragment of a seed bus item -> the sections a careful model would route it to.
 ROUTES = {
@@ -56,9 +63,36 @@ def script(fake: FakeOpenAIServer, omit_every: int = 4) -> None:
     fake.on_task("triage", forgetful_triage(omit_every))
     fake.on_task("draft_section", extractive_draft(invent_a_year))
     fake.on_task("revise_section", extractive_draft(invent_a_year))  # repeats its mistake
-    fake.on_task("rewrite_section", extractive_draft())
+    fake.on_task("rewrite_section", rewrite_from_text)
     fake.on_task("judge", faithful_judge)
 
 
 def task_name(request: dict) -> str | None:
     return task_of(request)
+
+
+class Absorb:
+    """`absorb ...` in a subprocess with its own ABSORB_HOME and the fake model's address."""
+
+    def __init__(self, home: Path, server: FakeOpenAIServer) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("ABSORB_", "OPENAI_"))}
+        self.env.update({"ABSORB_HOME": str(home), "OPENAI_BASE_URL": server.base_url,
+                         "OPENAI_API_KEY": "sk-test", "NO_COLOR": "1", "COLUMNS": "200",
+                         "ABSORB_RETRY_INITIAL_DELAY": "0.01", "ABSORB_RETRY_MAX_DELAY": "0.02"})
+
+    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+        done = subprocess.run([ABSORB, *map(str, args)], env=self.env, capture_output=True,
+                              text=True, timeout=240)
+        assert done.returncode == code, f"absorb {' '.join(map(str, args))}: {done.stderr[-2000:]}"
+        return done
+
+    def json(self, *args: str):
+        return json.loads(self(*args).stdout)
+
+
+def rewrite_from_text(request: dict) -> dict:
+    """A rewrite from the sources that have text: each one's first sentence, citing it."""
+    draft = extractive_draft()(request)
+    for paragraph in draft["paragraphs"]:
+        paragraph["sentences"] = [s for s in paragraph["sentences"] if s["text"] != "."]
+    return draft

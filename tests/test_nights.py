@@ -5,39 +5,17 @@ sources (the gate holds those back) and repeats its mistake when asked to revise
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from agent.fake_server import FakeOpenAIServer
 from tests import nights_model
+from tests.nights_model import Absorb
 from tests.scripted import sources_of, user_text
 
-ABSORB = str(Path(sys.executable).parent / "absorb")
 TOPIC = "ai-infrastructure"
-
-
-class Absorb:
-    """`absorb ...` in a subprocess with its own ABSORB_HOME and the fake model's address."""
-
-    def __init__(self, home: Path, server: FakeOpenAIServer) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("ABSORB_", "OPENAI_"))}
-        self.env.update({"ABSORB_HOME": str(home), "OPENAI_BASE_URL": server.base_url,
-                         "OPENAI_API_KEY": "sk-test", "NO_COLOR": "1", "COLUMNS": "200",
-                         "ABSORB_RETRY_INITIAL_DELAY": "0.01", "ABSORB_RETRY_MAX_DELAY": "0.02"})
-
-    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess:
-        done = subprocess.run([ABSORB, *map(str, args)], env=self.env, capture_output=True,
-                              text=True, timeout=240)
-        assert done.returncode == code, f"absorb {' '.join(map(str, args))}: {done.stderr[-2000:]}"
-        return done
-
-    def json(self, *args: str):
-        return json.loads(self(*args).stdout)
 
 
 @pytest.fixture
