@@ -24,7 +24,7 @@ from agent.models import (Article, Edit, EditStatus, EvidenceQuote, RunStatus, S
 ABSORB = str(Path(sys.executable).with_name("absorb"))
 PAIRS = int(os.environ.get("ABSORB_RACE_PAIRS", "2"))
 WEB_PAIRS = int(os.environ.get("ABSORB_RACE_WEB_PAIRS", "8"))
-WAVE = 2  # pairs raced at once (four processes on two cores)
+WAVE = int(os.environ.get("ABSORB_RACE_WAVE", "2"))  # pairs raced at once
 TOKENS = ("editor-one-secret", "editor-two-secret")
 
 

@@ -49,6 +49,8 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.
     from agent.review import list_proposals, sections_touched
 
     with store_session() as store:
+        if topic is not None and not store.topics.exists(topic):
+            fail(f"unknown topic '{topic}' (`absorb topics` lists them)")
         try:
             found = list_proposals(store, status, topic)
         except _review_errors() as exc:
@@ -231,6 +233,7 @@ def _report(proposal_id: int, action: str, result, choices: dict | None = None) 
         parts.append(f"revision {result.revision.number}")
     if result.resumed_run:
         parts.append(f"run {result.resumed_run} finished")
+    parts.extend(f"edit {n} {how}" for n, how in result.already.items())
     err.print(f"proposal {proposal_id}: {'; '.join(parts) or 'no change'}; now {status}")
     if result.refused and not result.merged and action == "approve":
         raise typer.Exit(4)
