@@ -102,6 +102,8 @@ def extract_entities_marked(sentence: str) -> list[tuple[str, bool]]:
         nonlocal run, run_at_start
         while run and (run[-1].lower() in _CONNECTORS or run[-1].lower() in STOPWORDS):
             run.pop()
+        if len(run) > 1 and run[0].lower() == "the":
+            run.pop(0)  # "The Bronx" is looked up as "Bronx" anyway
         while run and run[0].lower() in _OPENERS and len(run) > 1 and run_at_start:
             run.pop(0)  # "After Google ..." names Google; "New York City" keeps "New"
             run_at_start = False
@@ -191,6 +193,11 @@ def _word_in_text(word: str, stems: frozenset[str], lowered: tuple[str, ...]) ->
                               score_cutoff=FUZZY_NAME_MIN) is not None
 
 
+def _capitals_in_text(word: str, text: str) -> bool:
+    """A short acronym is in the text only in capitals ("US" is not "us")."""
+    return re.search(r"(?<![\w.])" + re.escape(word.rstrip("s")) + r"s?(?!\w)", text) is not None
+
+
 def _distinctive_words(entity: str) -> list[str]:
     # Version numbers ("Opus 4.6") prove little about the name itself.
     return [w for w in TOKEN_RE.findall(entity)
@@ -208,10 +215,12 @@ def name_status(entity: str, text: str) -> str:
     bare = entity.replace(".", "").rstrip("s") if _ACRONYM.match(entity) else ""
     if bare and bare.lower() in initials:
         return "found"
-    words = _distinctive_words(entity)
+    words = _distinctive_words(entity) or [w for w in TOKEN_RE.findall(entity)
+                                           if w.lower() not in _CONNECTORS and not w.isdigit()]
     if not words:
         return "found"
-    missing = [w for w in words if not _word_in_text(w, stems, lowered)]
+    missing = [w for w in words if not (_capitals_in_text(w, text) if _ACRONYM.match(w) and len(w) <= 4
+                                        else _word_in_text(w, stems, lowered))]
     if not missing:
         return "found"
     if related_in_text(entity, text):

@@ -68,9 +68,29 @@ def name_words(text: str) -> list[str]:
     return [fold_word(w) for w in _WORDS.findall(text)]
 
 
+# Punctuation that ends a name: a comma or the like, a line break, or a full stop before a
+# space unless it ends a short abbreviation ("St. Louis", "U.S. Army", "Mt. Fuji").
+_BREAK = re.compile(r"[,;:()\[\]\"“”!?/|\n]")
+ABBREVIATION_MAX = 3
+
+
+def _ends_name(separator: str, previous_word: str) -> bool:
+    if _BREAK.search(separator):
+        return True
+    return separator.startswith(".") and separator[1:2].isspace() and len(previous_word) > ABBREVIATION_MAX
+
+
 def _cased_words(text: str) -> list[tuple[str, bool]]:
-    """Folded words with whether each was written in capitals ("US", "U.S.")."""
-    return [(fold_word(w), w.isupper()) for w in _WORDS.findall(text)]
+    """Folded words with whether each was written in capitals ("US", "U.S."); an empty
+    word stands where punctuation ends a name, so no name spans it."""
+    words: list[tuple[str, bool]] = []
+    previous, previous_word = 0, ""
+    for match in _WORDS.finditer(text):
+        if words and _ends_name(text[previous : match.start()], previous_word):
+            words.append(("", False))
+        words.append((fold_word(match.group(0)), match.group(0).isupper()))
+        previous, previous_word = match.end(), match.group(0)
+    return words
 
 
 def _core(words: list[str]) -> list[str]:
@@ -94,7 +114,7 @@ def name_keys(name: str) -> frozenset[str]:
 def _text_index(text: str) -> tuple[tuple[tuple[str, bool], ...], dict[str, tuple[int, ...]]]:
     words = tuple(_cased_words(text))
     starts: dict[str, list[int]] = {}
-    for position, (word, _) in enumerate(words):
+    for position, (word, _) in enumerate(words):  # "" marks a break and starts nothing
         if word:
             starts.setdefault(word[0], []).append(position)
     return words, {char: tuple(positions) for char, positions in starts.items()}
@@ -104,6 +124,8 @@ def _glues_at(key: str, words: tuple[tuple[str, bool], ...], start: int, skip_op
     """Do the words from `start` on glue into exactly `key` (optional words skipped if asked)?"""
     glued, capitals = "", True
     for word, upper in words[start : start + MAX_NAME_WORDS]:
+        if not word:
+            return False
         if skip_optional and glued and word in OPTIONAL_WORDS:
             continue
         if not key.startswith(glued + word):

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from rapidfuzz import fuzz
 
 from agent.citations.checks import Screening, lexical_decision, source_view
-from agent.citations.entities import entity_in_text, extract_entities, negation_mismatch
+from agent.citations.entities import entity_in_text, extract_entities
+from agent.citations.negation import sure_negation_mismatch
 from agent.citations.judge import ClaimJudgement
 from agent.citations.numbers import extract_quantities, missing_quantities
 from agent.citations.quotes import locate
@@ -114,9 +115,16 @@ def judged_verdict(text: str, citations: list[str], judgement: ClaimJudgement | 
     if uncovered:
         return Verdict(label=VerdictLabel.unsupported, stage="entities",
                        reason="names not in any verified quote: " + ", ".join(uncovered), **base)
-    if screening.negation and negation_mismatch(text, quote_texts):
-        return Verdict(label=VerdictLabel.unsupported, stage="negation",
-                       reason=negation_mismatch(text, quote_texts) or "", **base)
+    # A negation the quotes state in other words ("prohibited" for "not allowed") is the
+    # judge's call; only a quote that says the rest of the sentence with the opposite
+    # polarity overrules it.
+    words = set(content_tokens(text))
+    for quote in quote_texts:
+        overlap = len(words & content_token_set(quote)) / len(words) if words else 0.0
+        contradiction = sure_negation_mismatch(text, quote, overlap)
+        if contradiction:
+            return Verdict(label=VerdictLabel.unsupported, stage="negation", reason=contradiction,
+                           **base)
     quoted_sources = {q.source_id for q in verified}
     reason = judgement.reason
     if unverified:
