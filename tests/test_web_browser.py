@@ -15,7 +15,7 @@ from agent.models import Edit, Sentence, Verdict, VerdictLabel
 from tests.test_review import COOLING, HOSTILE, TOPIC, seeded, two_edit_proposal  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
-TOKEN = "browser-editor-token"
+TOKEN = "browser-editor-token-0123456789abcdef"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -80,7 +80,7 @@ def page(live_server):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        tab = browser.new_page()
+        tab = browser.new_context().new_page()  # a context of its own: tests may open more tabs
         tab.set_default_timeout(15_000)
         tab.problems = []
         tab.on("dialog", lambda dialog: (tab.problems.append(f"dialog: {dialog.message}"),
@@ -106,11 +106,12 @@ def test_editor_approves_one_edit_rejects_another_and_sees_the_article_change(
 
     page.fill("#edit-1 input[name=comment]", "cooling is well sourced")
     page.click("#edit-1 button.approve")
-    page.wait_for_selector("#outcome:has-text('Merged edit 1')")
-    assert page.locator("#edit-1 .badge.edit-merged").count() == 1
+    page.wait_for_selector("#edit-1 .badge.edit-merged")
+    assert "Approved and merged." in page.locator("#edit-1 .card-message").inner_text()
     page.click("#edit-2 button.reject")
-    page.wait_for_selector("#outcome:has-text('Rejected edit 2')")
+    page.wait_for_selector("#edit-2 .badge.edit-rejected")
     assert page.locator("#proposal-status").inner_text() == "partially approved"
+    assert "2 of 2 edits decided" in page.locator("#progress").inner_text()
 
     page.click(f"a[href='/topics/{TOPIC}']")
     page.wait_for_selector("article.page")
@@ -119,9 +120,10 @@ def test_editor_approves_one_edit_rejects_another_and_sees_the_article_change(
     cite = page.locator("#section-physical-infrastructure-boom a.cite").last
     assert cite.get_attribute("title") == "Meta liquid cooling shift · blog"
     cite.click()
-    target = page.locator("ol.refs li:target")
-    target.locator("summary").click()
-    assert "Rack density grows." in target.inner_text()
+    target = page.locator("ul.refs li:target")
+    target.locator("a").first.click()
+    page.wait_for_selector("article.source")
+    assert "Rack density grows." in page.locator(".source-text").inner_text()
     assert page.problems == []  # no alert, no CSP violation, no script error
 
 
@@ -131,6 +133,7 @@ def test_a_hostile_source_stays_text_in_the_article(page, live_server, seeded): 
     page.fill("#token", TOKEN)
     page.click("form.login button")
     page.goto(f"{live_server}/proposals/{pid}")
+    page.click("summary:has-text('Approve all 2 undecided')")
     page.click("#approve-all")
     page.wait_for_selector("#outcome:has-text('Merged edit 1, 2')")
     page.goto(f"{live_server}/topics/{TOPIC}")

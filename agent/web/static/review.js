@@ -60,12 +60,15 @@
     if (link && help) { event.preventDefault(); help.showModal(); }
   });
 
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    var card = event.detail.target && document.getElementById(event.detail.target.id);
-    if (!card || !card.matches("section.edit")) { return; }
+  // htmx:load fires on the card that replaced the old one (the old one is detached by then).
+  document.addEventListener("htmx:load", function (event) {
+    var card = event.target;
+    if (!card || !card.matches || !card.matches("section.edit")) { return; }
     if (card.dataset.status === "rejected") { lastRejected = card.id; }
-    if (card.querySelector(".card-message [role=alert]")) { focusCard(card); return; }
-    if (card.dataset.status === "pending") { focusCard(card); return; }
+    if (card.querySelector(".card-message [role=alert].warning") || card.dataset.status === "pending") {
+      focusCard(card);
+      return;
+    }
     focusCard(nextUndecided(card) || card);
   });
 })();
