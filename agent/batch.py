@@ -25,7 +25,7 @@ from langgraph.runtime import RunControl
 from agent import shutdown
 from agent.batch_budget import NightBudget, RunBudget, estimate_topic
 from agent.models import RunStatus, SourceStatus
-from agent.runner import Models, refresh_topic
+from agent.runner import Models, refresh_topic, settle_unfinished
 from agent.settings import Settings
 from agent.store import Store
 from agent.store.runs import holder_is_dead
@@ -33,7 +33,7 @@ from agent.store.schema import feeds, topic_sources
 
 # Exit statuses: 75 (EX_TEMPFAIL) means nothing failed but work is left for the next batch.
 EXIT_OK, EXIT_FAILED, EXIT_UNFINISHED = 0, 1, 75
-CLEAN = {"done", "waiting_review", "unchanged"}
+CLEAN = {"done", "waiting_review", "unchanged", "no_article"}
 
 
 @dataclass
@@ -62,6 +62,7 @@ class TopicReport:
     estimate_tokens: int = 0
     error_category: str | None = None
     error: str | None = None
+    feed_errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -220,13 +221,22 @@ class Batch:
     async def _admitted(self, topic: str) -> TopicReport:
         store, options = self.store, self.options
         run = store.runs.latest_unfinished(topic, "refresh")
+        if run is not None:  # an editor may have decided its proposal already: then it is done
+            run = settle_unfinished(store, run)
         if options.gather and run is None and not self.drain.event.is_set():
             from agent.sources.pull import pull_topic
 
-            await asyncio.to_thread(pull_topic, store, topic)
+            pulled = await asyncio.to_thread(pull_topic, store, topic)
+            feed_errors = [f"feed {f.name}: {f.error}" for f in pulled.failed]
+        else:
+            feed_errors = []
+        if store.revisions.current(topic) is None:  # sources arrived before any page was imported
+            return TopicReport(topic, "no_article", feed_errors=feed_errors,
+                               error=f"no article yet: `absorb import FILE --topic {topic}`")
         estimate = await asyncio.to_thread(estimate_topic, store, topic, self.settings)
         if run is None and estimate.sources == 0:
-            return TopicReport(topic, "unchanged")
+            return TopicReport(topic, "unchanged", feed_errors=feed_errors,
+                               error="; ".join(feed_errors) or None)
         if self.drain.event.is_set() or not await self.night.admit(estimate, self.drain.event):
             if self.drain.event.is_set():
                 return TopicReport(topic, "deferred", run_id=run.id if run else None,
@@ -249,7 +259,11 @@ class Batch:
         finally:
             self.drain.forget(control)
             self.night.settle(budget)
-        return self._report(topic, result.run, before, estimate.tokens)
+        report = self._report(topic, result.run, before, estimate.tokens)
+        report.feed_errors = feed_errors
+        if feed_errors and not report.error:
+            report.error = "; ".join(feed_errors)
+        return report
 
     def _report(self, topic: str, run, before, estimate: int) -> TopicReport:
         report = TopicReport(topic, run.status.value, run_id=run.id, proposal_id=run.proposal_id,

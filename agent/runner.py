@@ -10,6 +10,7 @@ repeat.
 from __future__ import annotations
 
 import asyncio
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -32,6 +33,14 @@ from agent.shutdown import pause_reason, pause_run  # noqa: F401 - pause_run is 
 from agent.store import Store
 from agent.store.runs import INTERRUPTED
 from agent.store.verdicts import StoreVerdictCache
+
+# LangGraph makes each task's coroutine when it schedules the task; when one section fails
+# and the run stops, sibling sections still queued behind max_concurrency (1 on the local
+# server) are cancelled before they start, and their never-started coroutines are collected
+# with "coroutine 'arun_with_retry' was never awaited". Nothing ran and nothing is lost; the
+# run's own error is the line the user needs.
+warnings.filterwarnings("ignore", message="coroutine 'arun_with_retry' was never awaited",
+                        category=RuntimeWarning)
 
 
 @dataclass
@@ -240,7 +249,7 @@ def _decided(store: Store, proposal_id: int | None) -> bool:
     return any(e.status != EditStatus.pending for e in store.proposals.get(proposal_id).edits)
 
 
-def _settle_unfinished(store: Store, run: Run) -> Run | None:
+def settle_unfinished(store: Store, run: Run) -> Run | None:
     """Check an unfinished run's proposal before resuming it: once an editor decided on it
     there is nothing left to run, whatever the order of events."""
     proposal = store.proposals.for_run(run.id)
@@ -264,7 +273,7 @@ async def refresh_topic(store: Store, topic: str, *, review: str = "manual", res
     models = models or Models.from_settings(settings, judge=judge)  # before any run row
     run = store.runs.latest_unfinished(topic, "refresh") if resume else None
     if run is not None:
-        run = _settle_unfinished(store, run)
+        run = settle_unfinished(store, run)
     graph_input: dict | None = None
     if run is None:
         run = store.runs.create("refresh", topic, {"review": review, "judge": judge})

@@ -37,9 +37,9 @@ def store():
 
 def _env(server: FakeOpenAIServer, **extra: str) -> dict:
     env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key",
-           "ABSORB_REQUESTS_PER_SECOND": "0", "NO_COLOR": "1", "COLUMNS": "250", **extra}
+           "ABSORB_REQUESTS_PER_SECOND": "0", "NO_COLOR": "1", "COLUMNS": "250"}
     env.pop("ABSORB_DRAIN_GRACE", None)
-    return {**env, **({"ABSORB_DRAIN_GRACE": str(GRACE)} if GRACE != 20 else {})}
+    return {**env, **({"ABSORB_DRAIN_GRACE": str(GRACE)} if GRACE != 20 else {}), **extra}
 
 
 def _hanging(server: FakeOpenAIServer) -> None:
@@ -115,3 +115,31 @@ def test_ctrl_c_of_one_refresh_leaves_its_run_interrupted_and_the_rerun_continue
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["run_id"] == run.id
     assert store.runs.get(run.id).status in (RunStatus.waiting_review, RunStatus.done)
+
+
+def test_a_second_ctrl_c_exits_at_once_and_leaves_the_run_resumable(store):
+    seed_topic(store, "alpha-labs")
+    with FakeOpenAIServer() as server:
+        _hanging(server)
+        batch = subprocess.Popen([ABSORB, "refresh", "--all"], env=_env(server, ABSORB_DRAIN_GRACE="60"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(lambda: server.requests_for("triage"), "the triage call")
+            batch.send_signal(signal.SIGINT)
+            _wait_for(lambda: "draining" in (batch.stderr.readline() or ""), "the drain notice", 30)
+            signalled = time.monotonic()
+            batch.send_signal(signal.SIGINT)
+            batch.wait(30)
+            took = time.monotonic() - signalled
+        finally:
+            if batch.poll() is None:
+                batch.kill()
+    assert batch.returncode == 75 and took < 5, (batch.returncode, took)  # not the 60 s grace
+    [run] = store.runs.list()  # read after its process died: no live holder, so interrupted
+    assert run.status == RunStatus.interrupted
+    with FakeOpenAIServer() as server:
+        script_server(server)
+        again = subprocess.run([ABSORB, "refresh", "--all", "--json"], env=_env(server),
+                               capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["topics"][0]["run_id"] == run.id
