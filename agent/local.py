@@ -54,11 +54,13 @@ class LocalSettings(BaseSettings):
     threads: int = Field(0, ge=0, description="CPU threads; 0 = every core.")
     max_output_tokens: int = Field(1024, ge=16, description="Cap per answer: a small model in "
                                    "JSON mode can otherwise write until its context is full.")
-    timeout: float = Field(600.0, gt=0, description="Seconds per request; CPU generation is slow.")
+    timeout: float = Field(120.0, gt=0, description="Seconds per request. A section whose call "
+                           "takes longer is held back with that reason; the others go on.")
     startup_timeout: float = Field(180.0, gt=0, description="Seconds to wait for the server.")
-    draft_mode: Literal["section", "additions"] = Field(
-        "additions", description="The bundled model cannot echo a long section within its "
-        "output cap at ~9 tokens/s; it only adds sentences. Set section for a bigger GGUF.")
+    draft_mode: Literal["section", "additions", "extract"] = Field(
+        "extract", description="The bundled 270M model cannot write faithful sentences, but it "
+        "can choose source sentences by id (a few output tokens, verified in code). Set "
+        "additions or section for a bigger GGUF.")
     max_revisions: int = Field(0, ge=0, le=5, description="Revision rounds; a 270M model "
                                "rarely mends what the gate found, and each round costs a minute.")
     judge: bool = Field(True, description="Let the local model judge citations. Its verdicts "
@@ -288,13 +290,15 @@ def local_model_settings(settings: Settings, server: LocalServer,
     """The same settings pointed at the local server, with what llama.cpp and a CPU need:
     function calling (its server answers a json_schema response_format with a 500), one
     request at a time (it serves one anyway, and queued requests would only time out),
-    a bounded answer length and a patient timeout."""
+    a bounded answer length, and a timeout that costs only its section: no retry (the
+    server is still busy with the request that timed out), the other sections go on."""
     local = local or LocalSettings()
     return settings.model_copy(update={
         "openai_base_url": server.base_url, "openai_api_key": None, "model": server.model_name,
         "triage_model": None, "draft_model": None, "judge_model": None,
         "structured_method": "function_calling", "concurrency": 1, "requests_per_second": 0.0,
         "max_output_tokens": local.max_output_tokens, "timeout": local.timeout,
+        "section_timeouts": True, "max_retries": 0,
         "triage_mode": local.triage_mode, "draft_mode": local.draft_mode,
         "max_revisions": local.max_revisions})
 

@@ -15,6 +15,7 @@ from agent.citations import CitationGate, Claim
 from agent.drafting import (SectionDraft, apply_revision, build_edit, draft_messages, draft_schema,
                             finalize, merge_with_old, new_sentences, revise_messages,
                             revision_sources, to_paragraphs)
+from agent.extract import draft_by_choice, verify_extracts
 from agent.llm import call_structured
 from agent.llm_errors import LLMError, LLMNotConfigured
 from agent.models import Article, Section, Sentence, Source, Verdict, VerdictLabel, is_source_id
@@ -25,6 +26,13 @@ from graphs.state import RunContext, SectionOutput, SectionState, SectionTaskSta
 # Failures of one answer, not of the endpoint: the section is given up, the run goes on.
 SECTION_LOCAL_FAILURES = frozenset({"invalid_output", "truncated", "refusal", "content_filter",
                                     "context_length"})
+
+
+def _section_local(exc: LLMError, ctx: RunContext) -> bool:
+    """A failure of this section alone; with ABSORB_SECTION_TIMEOUTS (set for the local
+    server) a call that timed out is one too: one slow call costs its section, not the run."""
+    return exc.category in SECTION_LOCAL_FAILURES or (
+        exc.category == "timeout" and ctx.settings.section_timeouts)
 
 
 def _base(state: SectionState, ctx: RunContext) -> tuple[Article, Section | None]:
@@ -63,6 +71,10 @@ async def draft_section(state: SectionState, runtime: Runtime[RunContext]) -> di
     article, section = _base(state, ctx)
     sources = _task_sources(state, ctx)
     rewrite = state.get("mode") == "rewrite"
+    if not rewrite and ctx.settings.draft_mode == "extract":
+        # agent/extract.py: the model picks source sentences by id, code inserts them verbatim.
+        return await draft_by_choice(ctx, state, article, section, sources,
+                                     section_local=lambda exc: _section_local(exc, ctx))
     if rewrite:
         messages, version = rewrite_messages(article, section, sources, state.get("instructions", ""))
     else:
@@ -72,7 +84,7 @@ async def draft_section(state: SectionState, runtime: Runtime[RunContext]) -> di
     try:
         draft = await _ask(ctx, state, "draft", messages, version)
     except LLMError as exc:
-        if exc.category not in SECTION_LOCAL_FAILURES:
+        if not _section_local(exc, ctx):
             raise
         return {"failure": {"section_id": state["section_id"], "heading": state["heading"],
                             "category": exc.category, "error": str(exc)}}
@@ -91,9 +103,12 @@ async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> di
     candidates = {s.id: s for s in _task_sources(state, ctx)}
     claims = [Claim(s.text, list(s.citations)) for s in fresh]
     try:
-        verdicts = await ctx.gate.acheck(claims, sources, candidates)
+        if ctx.settings.draft_mode == "extract" and state.get("mode") != "rewrite":
+            verdicts = verify_extracts(claims, sources, candidates)  # quotes checked in code
+        else:
+            verdicts = await ctx.gate.acheck(claims, sources, candidates)
     except LLMError as exc:
-        if exc.category not in SECTION_LOCAL_FAILURES:
+        if not _section_local(exc, ctx):
             raise
         # No usable judgement: nothing can be verified, so nothing passes; the deterministic
         # stages still say why where they can.
@@ -129,7 +144,7 @@ async def revise_section(state: SectionState, runtime: Runtime[RunContext]) -> d
     try:
         draft = await _ask(ctx, state, "revise", messages, prompt_tag("revise_section"))
     except LLMError as exc:
-        if exc.category not in SECTION_LOCAL_FAILURES:
+        if not _section_local(exc, ctx):
             raise
         # The last checked draft stands; finalize drops what failed the gate.
         return {"attempts": state.get("max_revisions", 2)}

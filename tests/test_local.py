@@ -234,8 +234,11 @@ def test_local_settings_fit_a_tiny_model(monkeypatch):
 
     server = SimpleNamespace(base_url="http://127.0.0.1:1/v1", model_name="tiny")
     tuned = local_model_settings(get_settings(), server, LocalSettings())
-    assert (tuned.triage_mode, tuned.draft_mode, tuned.max_revisions) == ("lexical", "additions", 0)
+    assert (tuned.triage_mode, tuned.draft_mode, tuned.max_revisions) == ("lexical", "extract", 0)
     assert tuned.structured_method == "function_calling" and tuned.concurrency == 1
+    # one slow call costs its section: no retry against a server still busy with it
+    assert tuned.section_timeouts and tuned.max_retries == 0 and tuned.timeout == 120
+    assert not get_settings().section_timeouts  # an endpoint's timeout still fails the run
     monkeypatch.setenv("ABSORB_LOCAL_TRIAGE_MODE", "llm")
     monkeypatch.setenv("ABSORB_LOCAL_DRAFT_MODE", "section")
     bigger = local_model_settings(get_settings(), server, LocalSettings())
