@@ -12,7 +12,6 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from agent.citations import CitationGate, Claim
 from agent.markdown import parse_sentence, reference_numbering, split_sentences
 from agent.merge import edit_applies, merge_proposal
 from agent.models import (Article, Edit, EditStatus, Proposal, ProposalStatus, Revision, Sentence,
@@ -91,7 +90,8 @@ def sync_status(store: Store, proposal: Proposal) -> Proposal:
     stale = stale_edits(proposal, store.revisions.current(proposal.topic))
     status = ProposalStatus.stale if set(undecided) <= stale else ProposalStatus.pending
     if status != proposal.status:
-        store.proposals.mark(proposal.id, status)
+        if not store.proposals.mark(proposal.id, status, only_from=(proposal.status,)):
+            return store.proposals.get(proposal.id)  # decided meanwhile: show that instead
         proposal = proposal.model_copy(update={"status": status})
     return proposal
 
@@ -254,6 +254,8 @@ def propose(store: Store, topic: str, section_ref: str, text: str, *, actor: str
     old_keys = {(s.text, tuple(s.citations)) for s in old}
     fresh = [s for p in paragraphs for s in p if (s.text, tuple(s.citations)) not in old_keys]
     # No judge model: the deterministic stages are advice for the editor, never a veto.
+    from agent.citations import CitationGate, Claim  # the gate loads the LLM layer: only here
+
     verdicts = CitationGate().check([Claim(s.text, list(s.citations)) for s in fresh], sources)
     old_cited = {k for s in old for k in s.citations}
     edit = Edit(id=f"editor-{uuid.uuid4().hex[:16]}",

@@ -173,8 +173,12 @@ class ProposalRepo:
         self._repair(unrecorded)
         return found
 
-    def mark(self, proposal_id: int, status: ProposalStatus) -> None:
-        """Move the status without recording a decision (stale, or approved before merging)."""
+    def mark(self, proposal_id: int, status: ProposalStatus,
+             only_from: tuple[ProposalStatus, ...] = ()) -> bool:
+        """Move the status without recording a decision (stale, or pending again); with
+        `only_from`, a compare-and-swap: a decision that landed meanwhile is not overwritten."""
+        query = sa.update(proposals).where(proposals.c.id == proposal_id)
+        if only_from:
+            query = query.where(proposals.c.status.in_([s.value for s in only_from]))
         with self.engine.begin() as conn:
-            conn.execute(sa.update(proposals).where(proposals.c.id == proposal_id)
-                         .values(status=status.value))
+            return conn.execute(query.values(status=status.value)).rowcount == 1
