@@ -154,8 +154,8 @@ def test_stale_proposal_with_every_edit_refused_exits_non_zero(cli, seeded):
 def test_show_prints_word_diff_verdicts_quotes_and_sources(cli, seeded):
     pid = two_edit_proposal(seeded)
     out = cli("review", "show", pid).out
-    assert f"{{+ {COOLING[:-1]} [17].+}}" in out
-    assert "[supported/judge]" in out and f'quote [17]: "{COOLING}"' in out
+    assert f"{{+{COOLING}+}} [17]" in out  # sentence-aligned (issue 16): the sentence, then its marks
+    assert "[1.1 verified]" in out and f'quote [17]: "{COOLING}"' in out
     assert "[17] Meta liquid cooling shift · blog" in out
     data = json.loads(cli("review", "show", pid, "--json").out)
     inserted = [c["text"] for c in data["edits"][0]["diff"] if c["op"] == "insert"]
@@ -176,8 +176,14 @@ def test_propose_an_editors_section_from_show_output(cli, seeded, tmp_path):
     assert [c["text"] for c in data["edits"][0]["diff"] if c["op"] != "equal"] == [", encyclopedias"]
     advice = data["edits"][0]["sentences"]
     assert len(advice) == 1 and advice[0]["label"] == "unsupported"  # advice: the seed has no text
-    assert "advice only" in result.err
-    approved = cli("review", "approve", data["id"], "--comment", "wording")
+    assert "not verified by the deterministic gate" in result.err
+    kept = cli("review", "approve", data["id"])  # issue 16: approve takes verified sentences only
+    assert kept.code == 0 and "left out unverified 1.1" in kept.err
+    assert "search engines, encyclopedias and wikis" not in cli("show", TOPIC).out
+    assert cli("review", "undo", data["id"], "--edit", "1").code == 2  # merged: no undo
+    data = json.loads(cli("propose", TOPIC, "--section", "LLMs as Knowledge Bases", "--file", file,
+                          "--json").out)
+    approved = cli("review", "approve", data["id"], "--include-unverified", "--comment", "wording")
     assert approved.code == 0 and "revision 2" in approved.err
     assert "search engines, encyclopedias and wikis" in cli("show", TOPIC).out
     history = json.loads(cli("history", TOPIC, "--json").out)
