@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 
 from agent.models import (Article, Edit, EditStatus, EvidenceQuote, RunStatus, Section, Sentence,
                           Source, Verdict, VerdictLabel, source_id_for)
