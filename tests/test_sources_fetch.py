@@ -137,8 +137,17 @@ def test_pull_uses_conditional_get(store, server) -> None:
     assert store.feeds.get("t", "local").etag == '"v1"'
 
 
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """respx answers before any connection; names only have to resolve to be pinned."""
+    import ipaddress
+
+    monkeypatch.setattr("agent.sources.fetch.resolve",
+                        lambda host, port: [ipaddress.ip_address("93.184.216.34")])
+
+
 @respx.mock
-def test_timeout_is_reported_and_other_feeds_still_count(store, tmp_path: Path) -> None:
+def test_timeout_is_reported_and_other_feeds_still_count(store, tmp_path: Path, fake_dns) -> None:
     respx.get("https://slow.example/feed").mock(side_effect=httpx.ReadTimeout("slow"))
     respx.get("https://ok.example/feed").mock(return_value=httpx.Response(
         200, content=FEED, headers={"Content-Type": "application/rss+xml"}))
@@ -152,7 +161,7 @@ def test_timeout_is_reported_and_other_feeds_still_count(store, tmp_path: Path) 
 
 
 @respx.mock
-def test_redirect_cap_and_size_cap_with_respx() -> None:
+def test_redirect_cap_and_size_cap_with_respx(fake_dns) -> None:
     for hop in range(8):
         respx.get(f"https://r.example/{hop}").mock(return_value=httpx.Response(
             301, headers={"Location": f"/{hop + 1}"}))

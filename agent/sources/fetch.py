@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
-from agent.sources.errors import BlockedTarget, FetchError, TooLarge, Undecodable
+from agent.sources.errors import FetchError, TooLarge, Undecodable
+from agent.sources.netguard import (Deadline, IPAddress, PinnedBackend, check_addresses,
+                                    resolve)
 
 MAX_BYTES = 20 * 1024 * 1024
 TIMEOUT = 20.0
@@ -75,32 +75,32 @@ def read_file(path: Path, limit: int = MAX_BYTES) -> bytes:
     return data
 
 
-def check_target(url: str, allow_private: bool) -> None:
+def check_target(url: str, allow_private: bool) -> tuple[str, list[IPAddress]]:
     """Refuse URLs that reach this machine or its network: the bus must not become an SSRF.
 
-    Every address the name resolves to is checked; a DNS answer that changes between this
-    check and httpx's own lookup (rebinding) is not covered.
+    Returns the host as httpx will name it to the connection and the addresses it resolved
+    to, every one checked (IPv4 inside IPv6 included); the connection is pinned to them.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(f"only http(s) URLs can be fetched, not '{url[:80]}'")
-    if allow_private:
-        return
-    host = parts.hostname
     try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise FetchError(f"cannot resolve host '{host}' ({exc})") from None
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    for address in addresses:
-        mapped = getattr(address, "ipv4_mapped", None)
-        address = mapped or address
-        if not address.is_global or address.is_multicast:
-            raise BlockedTarget(f"'{host}' is a private or local address ({address}); "
-                                "set ABSORB_FETCH_ALLOW_PRIVATE=1 to allow it")
+        host = httpx.URL(url).raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise FetchError(f"not a URL that can be fetched: '{url[:80]}' ({exc})") from None
+    addresses = resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+    if not allow_private:
+        check_addresses(host, addresses)
+    return host, addresses
+
+
+class _PinnedTransport(httpx.HTTPTransport):
+    """httpx's own transport over a connection pool whose network backend is pinned."""
+
+    def __init__(self, backend: PinnedBackend) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(trust_env=False),
+                                             network_backend=backend)
 
 
 @dataclass
@@ -117,7 +117,7 @@ class Fetched:
         return self.status == 304
 
 
-def _read_body(response: httpx.Response, limit: int, deadline: float) -> bytes:
+def _read_body(response: httpx.Response, limit: int, deadline: Deadline) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"response is {int(declared) / 1e6:.1f} MB; the limit is {_mib(limit)}")
@@ -128,8 +128,8 @@ def _read_body(response: httpx.Response, limit: int, deadline: float) -> bytes:
         raise FetchError(f"unsupported content encoding '{encoding}'")
     body = bytearray()
     for raw in response.iter_raw():
-        if time.monotonic() > deadline:
-            raise FetchError(f"download took longer than {DEADLINE:g} s")
+        if deadline.passed:
+            raise FetchError(f"download took longer than {deadline.seconds:g} s")
         body += inflater.feed(raw) if inflater else raw
         if len(body) > limit:
             raise TooLarge(f"response is larger than {_mib(limit)}")
@@ -138,9 +138,11 @@ def _read_body(response: httpx.Response, limit: int, deadline: float) -> bytes:
 
 def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None,
           allow_private: bool | None = None, timeout: float = TIMEOUT, limit: int = MAX_BYTES,
-          max_redirects: int = MAX_REDIRECTS) -> Fetched:
+          max_redirects: int = MAX_REDIRECTS, deadline: float = DEADLINE,
+          backend: PinnedBackend | None = None) -> Fetched:
     """GET a URL with a conditional request, following at most `max_redirects` redirects,
-    each hop checked against private targets; 304 comes back as `not_modified`."""
+    each hop checked against private targets and connected to the address it checked; the
+    whole request, headers included, ends by `deadline` seconds; 304 is `not_modified`."""
     if allow_private is None:
         from agent.settings import get_settings
 
@@ -152,12 +154,14 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    deadline = time.monotonic() + DEADLINE
+    ends = Deadline(deadline)
+    backend = backend or PinnedBackend(ends)
+    backend.deadline = ends
     # trust_env=False: a proxy from the environment would make the target check meaningless.
     with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
-                      headers=headers) as client:
+                      headers=headers, transport=_PinnedTransport(backend)) as client:
         for _hop in range(max_redirects + 1):
-            check_target(url, allow_private)
+            backend.pin(*check_target(url, allow_private))
             try:
                 with client.stream("GET", url) as response:
                     if response.status_code in _REDIRECTS and response.headers.get("location"):
@@ -167,12 +171,14 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
                         return Fetched(url=url, status=304, etag=etag, last_modified=last_modified)
                     if response.status_code >= 400:
                         raise FetchError(f"HTTP {response.status_code} from {url[:120]}")
-                    body = _read_body(response, limit, deadline)
+                    body = _read_body(response, limit, ends)
                     return Fetched(url=url, status=response.status_code, body=body,
                                    content_type=response.headers.get("content-type", ""),
                                    etag=response.headers.get("etag"),
                                    last_modified=response.headers.get("last-modified"))
             except httpx.TimeoutException:
+                if ends.passed:
+                    raise FetchError(f"no complete answer within {deadline:g} s from {url[:120]}") from None
                 raise FetchError(f"timed out after {timeout:g} s fetching {url[:120]}") from None
             except httpx.HTTPError as exc:
                 raise FetchError(f"cannot fetch {url[:120]}: {type(exc).__name__}: {exc}") from None
