@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from langgraph.runtime import RunControl
 
+from agent.budget_history import HISTORY_SAFETY, recorded_rates
 from agent.drafting import DRAFT_SOURCE_CHARS, draft_messages
 from agent.llm_usage import TokenBudget
 from agent.models import SourceStatus
@@ -53,12 +54,24 @@ def _tokens(messages) -> int:
 
 
 def estimate_topic(store: Store, topic: str, settings: Settings) -> TopicEstimate:
-    """From the new sources' size and the text of the sections they can touch."""
+    """From what this installation has recorded for today's models and prompts (tokens per
+    triaged source, per drafted section, per judged claim); without such history, from the
+    new sources' size and the text of the sections they can touch."""
     current = store.revisions.current(topic)
     fresh = [s for s, _ in store.sources.for_topic(topic, status=SourceStatus.new.value)]
     if current is None or not fresh:
         return TopicEstimate(0, 0, len(fresh))
-    article, info = current.article, store.topics.get(topic)
+    formula = formula_estimate(store, topic, settings, current.article, fresh)
+    rates = recorded_rates(store, settings)
+    if rates is None:
+        return formula
+    return TopicEstimate(int(rates.per_source(len(fresh)) * HISTORY_SAFETY), formula.call_ceiling,
+                         len(fresh))
+
+
+def formula_estimate(store: Store, topic: str, settings: Settings, article, fresh) -> TopicEstimate:  # noqa: ANN001
+    """Today's formula: assumes the longest sections are touched and every revision is used."""
+    info = store.topics.get(topic)
     triage_in = [_tokens(triage_messages(info, article, batch)) for batch in batches(fresh)]
     total = sum(triage_in) + TRIAGE_OUTPUT_PER_SOURCE * len(fresh)
     # Which sections triage picks is unknown here: assume the longest ones.

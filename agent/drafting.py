@@ -22,8 +22,8 @@ from agent.triage import section_outline, source_block
 
 DRAFT_SOURCE_CHARS = 4000
 REPLACEMENT_SIMILARITY = 70
-# Two new sentences in different sections at least this alike (token set ratio) are one fact.
-DUPLICATE_SIMILARITY = 90
+# Two new sentences citing a common source and at least this alike (rapidfuzz ratio) are one fact.
+DUPLICATE_SIMILARITY = 85
 _INLINE_CITATION = re.compile(r"\s*\[(src_[0-9a-f]{16}|[a-z]+:\d+)\]")
 
 
@@ -243,6 +243,12 @@ def _fit(sentence: Sentence, section: Section | None, heading: str) -> int:
     return len(words & content_words(f"{heading} {section.text() if section else ''}"))
 
 
+def same_fact(a: Sentence, b: Sentence) -> bool:
+    """Near-duplicates: they cite a common source and read almost the same."""
+    return bool(set(a.citations) & set(b.citations)) and fuzz.ratio(
+        " ".join(a.text.lower().split()), " ".join(b.text.lower().split())) >= DUPLICATE_SIMILARITY
+
+
 def keep_once(edits: list[Edit], article: Article) -> tuple[list[Edit], int]:
     """Sections are drafted in parallel and cannot see each other: a near-duplicate new
     sentence in several edits stays in the section it fits best (most shared content words,
@@ -259,8 +265,7 @@ def keep_once(edits: list[Edit], article: Article) -> tuple[list[Edit], int]:
     for index, edit in enumerate(ranked):
         for sentence in list(fresh(edit)):
             rivals = [(other, twin) for other in ranked[:index] + ranked[index + 1:]
-                      for twin in fresh(other) if fuzz.token_set_ratio(sentence.text, twin.text)
-                      >= DUPLICATE_SIMILARITY]
+                      for twin in fresh(other) if same_fact(sentence, twin)]
             if not rivals:
                 continue
             mine = (_fit(sentence, article.section(edit.section_id), edit.heading), -index)

@@ -117,3 +117,15 @@ def reasons(store: Store, topic: str) -> dict[str, str]:
         rows = conn.execute(sa.select(topic_sources.c.source_id, topic_sources.c.reason).where(
             topic_sources.c.topic == topic, topic_sources.c.status.in_(RETRYABLE)))
         return {row.source_id: row.reason or "" for row in rows}
+
+
+def record_work(store: Store, run_id: int, topic: str, *, triaged: int, sections: int,
+                claims: int) -> None:
+    """What a refresh worked on, once per run (a resumed run writes it again: replaced)."""
+    from agent.store.schema import run_work
+
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(run_work).where(run_work.c.run_id == run_id))
+        conn.execute(run_work.insert().values(run_id=run_id, topic=topic, triaged_sources=triaged,
+                                              drafted_sections=sections, judged_claims=claims,
+                                              created_at=utcnow()))

@@ -18,7 +18,7 @@ from agent.drafting import keep_once
 from agent.llm import call_structured
 from agent.merge import merge_proposal
 from agent.models import DroppedSentence, Edit, SourceStatus
-from agent.nights import expire, forget, held_for_sections, record
+from agent.nights import expire, forget, held_for_sections, record, record_work
 from agent.numbering import numbers_for
 from agent.prompting import prompt_tag
 from agent.triage import (answer_schema, batches, first_answers, irrelevant_ids, lexical_decisions,
@@ -132,6 +132,9 @@ def assemble_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict
     reports = [r for r in state.get("section_reports", []) if r.get("mode") == "update"]
     used = {i for e in edits for i in e.source_ids}
     held = settle_held_back(ctx, state["topic"], reports, used)
+    if not any(t.get("mode") == "rewrite" for t in state.get("tasks", [])):
+        record_work(store, ctx.run_id, state["topic"], triaged=len(state.get("source_ids", [])),
+                    sections=len(reports), claims=sum(r.get("claims", 0) for r in reports))
     note = "".join(f"; section '{f['heading']}' failed ({f['category']})" for f in failed)
     note += "".join(f"; '{h}': {n} sentences held back" for h, n in held.items())
     note += f"; {duplicates} repeated sentences kept once" if duplicates else ""

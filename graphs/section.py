@@ -118,7 +118,8 @@ async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> di
             for v in await CitationGate().acheck(claims, sources, candidates)]
     checked = [{"sentence": s.model_dump(), "verdict": v.model_dump(mode="json")}
                for s, v in zip(fresh, verdicts, strict=True)]
-    return {"verdicts": checked, "failures": [c for c in checked if c["verdict"]["label"] != "supported"]}
+    return {"verdicts": checked, "failures": [c for c in checked if c["verdict"]["label"] != "supported"],
+            "claims_checked": state.get("claims_checked", 0) + len(claims)}
 
 
 def route_after_draft(state: SectionState) -> Literal["check_section", "finalize_section"]:
@@ -181,7 +182,8 @@ def finalize_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
     # What this section did with its sources, for assemble: held back is not absorbed.
     report = {"section_id": state["section_id"], "heading": state["heading"],
               "mode": state.get("mode", "update"), "source_ids": state.get("source_ids", []),
-              "dropped": [d.model_dump(mode="json") for d in dropped]}
+              "dropped": [d.model_dump(mode="json") for d in dropped],
+              "claims": state.get("claims_checked", 0)}
     if edit is None:
         return {"edits": [], "section_reports": [report]}
     if state.get("mode") == "rewrite":

@@ -72,6 +72,8 @@ class SectionState(SectionTaskState, total=False):
     failed_before: list[list]
     """Keys (text, citations) of every sentence that failed the gate in an earlier round."""
     repeated: bool
+    claims_checked: int
+    """New sentences sent to the citation gate, over every round (the budget learns from it)."""
     """The last revision returned only sentences that had failed already: the loop ends."""
     edits: Annotated[list[dict], operator.add]
     section_failures: Annotated[list[dict], operator.add]

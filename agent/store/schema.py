@@ -242,3 +242,15 @@ source_notes = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
 )
+
+# What a refresh run worked on (nights room): the night budget estimates from these and the
+# run's recorded calls.
+run_work = sa.Table(
+    "run_work", metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("triaged_sources", sa.Integer, nullable=False),
+    sa.Column("drafted_sections", sa.Integer, nullable=False),
+    sa.Column("judged_claims", sa.Integer, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
