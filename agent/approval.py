@@ -97,7 +97,7 @@ async def _settle_noops(store: Store, proposal_id: int, actor: str) -> None:
     if pending and all(changes_nothing(e) for e in pending):
         try:
             await decide(store, proposal_id, APPROVE, [e.id for e in pending], actor=actor,
-                         comment="nothing to take: every drafted sentence was held back")
+                         comment="")  # keeps the proposal's comment
         except ReviewError:  # another editor closed them first
             return
 

@@ -161,7 +161,7 @@ def _pages(seeded, store_pid: int) -> list[str]:  # noqa: F811
                                                 .source_ids])))
     return ["/login", "/topics", f"/topics/{TOPIC}", "/proposals", "/proposals?status=all",
             f"/proposals/{store_pid}", f"/topics/{TOPIC}/revisions/2",
-            f"/topics/{TOPIC}/revisions/1?against=2", f"/topics/{TOPIC}/sources/{source}?at=38-86#quote",
+            f"/topics/{TOPIC}/revisions/1?against=2", f"/topics/{TOPIC}/sources/{source}?at=38-85#quote",
             "/no/such/page", "/proposals/abc"]
 
 
