@@ -40,7 +40,8 @@ def _source_words(source: Source) -> set[str]:
 
 def audit_article(article: Article, *, topic: str, revision: int,
                   texts: dict[str, Source] | None = None) -> AuditReport:
-    """`texts` may hold fuller copies of the sources (with text) than the article lists."""
+    """`texts` holds the stored sources (with their text; a revision lists sources by title
+    only): a sentence is compared with its source's text whenever the source has text."""
     findings: list[Finding] = []
     total = 0
     cited: set[str] = set()
@@ -60,9 +61,11 @@ def audit_article(article: Article, *, topic: str, revision: int,
                     continue
                 cited.add(key)
                 if not words & _source_words(source):
+                    against = "its text" if source.text else "its title (the source has no text)"
                     findings.append(Finding(
                         kind="suspect_citation", citation=key,
-                        detail=f"shares no content word with '{source.title[:80]}'", **where))
+                        detail=f"shares no content word with '{source.title[:80]}', {against}",
+                        **where))
     for key, source in article.sources.items():
         if key not in cited:
             findings.append(Finding(kind="uncited_reference", citation=key,

@@ -3,7 +3,7 @@ review: load_section -> section (mode rewrite) -> assemble -> review -> merge.""
 
 from __future__ import annotations
 
-from langgraph.graph import START, StateGraph
+from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
@@ -28,13 +28,21 @@ def load_section(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
     if state.get("with_new"):
         fresh = [s for s, _ in store.sources.for_topic(state["topic"], status=SourceStatus.new.value)]
         source_ids += [s.id for s in rank_new_sources(section, fresh) if s.id not in source_ids]
+    if not source_ids:  # nothing a rewrite could cite: no model call at all
+        why = (" and no new source applies" if state.get("with_new")
+               else " (--with-new would also draw on the topic's new sources)")
+        return {"base_revision_id": current.id, "tasks": [], "outcome": (
+            f"nothing to read: the sources '{section.heading}' cites have no text{why}; "
+            "no model was called")}
     task = {"topic": state["topic"], "base_revision_id": current.id, "section_id": section.id,
             "heading": section.heading, "new_section": False, "source_ids": source_ids,
             "mode": "rewrite", "instructions": state.get("instructions", "")}
     return {"base_revision_id": current.id, "tasks": [task]}
 
 
-def route_to_section(state: RefreshState) -> list[Send]:
+def route_to_section(state: RefreshState) -> list[Send] | str:
+    if not state["tasks"]:
+        return END
     return [Send("section", task) for task in state["tasks"]]
 
 
@@ -43,7 +51,7 @@ def build_rewrite_graph() -> StateGraph:
     builder.add_node("load_section", load_section)
     builder.add_node("section", build_section_graph().compile())
     builder.add_edge(START, "load_section")
-    builder.add_conditional_edges("load_section", route_to_section, ["section"])
+    builder.add_conditional_edges("load_section", route_to_section, ["section", END])
     return add_proposal_tail(builder)
 
 

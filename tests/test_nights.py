@@ -70,7 +70,7 @@ def test_every_source_is_decided_once_and_idle_nights_cost_nothing(absorb, night
     assert len(revised) == len(set(revised))  # no section revised twice
     assert {s["reason"].split("'")[1] for s in held if "2031" in s["reason"]} <= set(revised)
 
-    for _ in range(3):  # nights 2..4, nothing new
+    for _ in range(2):  # nights 2 and 3, nothing new
         before = night_model.request_count
         absorb("refresh", TOPIC)
         assert night_model.request_count == before
@@ -79,6 +79,10 @@ def test_every_source_is_decided_once_and_idle_nights_cost_nothing(absorb, night
     assert len(proposals) == 1
     for edit in proposals[0].edits:  # every edit changes its section
         assert [s for p in edit.new_paragraphs for s in p] != edit.old_sentences
+    # The capex source was routed to two sections and written into both: kept once.
+    capex = [s for e in proposals[0].edits for s in e.new_sentences()
+             if s.text.startswith("Amazon's capex in the last 3 years")]
+    assert len(capex) == 1
     absorb("review", "approve", proposals[0].id)
     article = absorb.json("show", TOPIC, "--format", "json")
     cited = {c for section in article["sections"] for p in section["paragraphs"] for s in p
@@ -86,6 +90,11 @@ def test_every_source_is_decided_once_and_idle_nights_cost_nothing(absorb, night
     for sid, row in _statuses(absorb).items():
         if row["status"] == "absorbed" and row["chars"]:  # not the seed's own references
             assert sid in cited, f"{row['title']} absorbed but no merged sentence cites it"
+    # Audit reads the merged sentences' sources' text, as the gate did: none is suspect.
+    audit = absorb.json("audit", TOPIC, "--json")
+    merged_ids = {sid for sid, row in _statuses(absorb).items() if row["chars"]}
+    assert not [f for f in audit["findings"]
+                if f["kind"] == "suspect_citation" and f["citation"] in merged_ids]
 
     # The editor asks for another try: only then are they triaged and drafted again.
     absorb("sources", "retry", TOPIC)
@@ -113,3 +122,11 @@ def test_a_section_whose_every_sentence_is_held_back_files_nothing(absorb, night
     assert [r for r in rows.values() if r["status"] == "held_back"]
     # Absorbed are only the seed's own references (title only), absorbed by the import.
     assert all(r["chars"] == 0 for r in rows.values() if r["status"] == "absorbed")
+
+
+def test_a_rewrite_with_nothing_to_read_says_so_without_a_model_call(absorb, night_model):
+    done = absorb("rewrite", TOPIC, "overview")  # the seed's references are titles only
+    lines = [line for line in done.stderr.splitlines() if "nothing to read" in line]
+    assert len(lines) == 1 and "no model was called" in lines[0]
+    assert night_model.request_count == 0
+    assert _proposals(absorb.env["ABSORB_HOME"]) == []

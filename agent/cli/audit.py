@@ -20,7 +20,9 @@ def audit(
         revision = store.revisions.current(slug)
         if revision is None:
             fail(f"topic '{slug}' has no article yet: `absorb import FILE --topic {slug}` gives it one")
-        report = audit_article(revision.article, topic=slug, revision=revision.number)
+        # The stored sources carry their text (revisions list them by title only).
+        texts = store.sources.get_many(revision.article.cited_ids())
+        report = audit_article(revision.article, topic=slug, revision=revision.number, texts=texts)
         if judge:
             report.verdicts = judge_article(store, revision.article)
     if as_json:

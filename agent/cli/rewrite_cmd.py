@@ -64,7 +64,9 @@ def rewrite(
         for edit in edits:
             echo(f"{edit.id}\t{edit.heading}\t{len(edit.new_sentences())} new sentences, "
                  f"{len(edit.dropped)} held back\t{len(edit.lost_facts)} facts no longer stated")
-    if not edits:
+    if not edits and result.outcome.startswith("nothing to read"):
+        err.print(f"run {run.id}: {result.outcome}")
+    elif not edits:
         err.print(f"run {run.id}: the rewrite changed nothing that passed the citation gate")
     elif result.proposal_id and run.status.value == "waiting_review":
         err.print(f"proposal {result.proposal_id} waiting: `absorb review show {result.proposal_id}`")
