@@ -24,7 +24,9 @@ def client(seeded, monkeypatch):  # noqa: F811
 
 
 def login(client: TestClient) -> str:
-    response = client.post("/login", data={"token": TOKEN, "next": "/topics"}, follow_redirects=False)
+    from tests.test_web_review import form_login
+
+    response = form_login(client, TOKEN)
     assert response.status_code == 303 and response.headers["location"] == "/topics"
     page = client.get("/proposals", headers=HTML).text
     return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
@@ -40,11 +42,12 @@ def test_pages_need_an_editor(client, path):
 
 
 def test_login_sets_a_strict_http_only_cookie_and_refuses_bad_tokens(client):
-    bad = client.post("/login", data={"token": "guess"}, follow_redirects=False)
+    from tests.test_web_review import form_login
+
+    bad = form_login(client, "guess-guess-guess-guess-guess-guess")
     assert bad.status_code == 401 and "not one of the editor tokens" in bad.text
-    assert "set-cookie" not in bad.headers
-    evil = client.post("/login", data={"token": TOKEN, "next": "//evil.example/x"},
-                       follow_redirects=False)
+    assert "absorb_session" not in bad.headers.get("set-cookie", "")
+    evil = form_login(client, TOKEN, "//evil.example/x")
     assert evil.headers["location"] == "/proposals"  # no open redirect
     cookie = evil.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and TOKEN not in cookie

@@ -72,8 +72,16 @@ def client(seeded, monkeypatch):  # noqa: F811
         yield test_client
 
 
+def form_login(client: TestClient, token: str, target: str = "/topics"):
+    """Log in as the form does, with the login form's own CSRF field when it has one."""
+    form = client.get("/login", headers=HTML).text
+    field = re.search(r'name="csrf" value="([^"]*)"', form)
+    data = {"token": token, "next": target, **({"csrf": field.group(1)} if field else {})}
+    return client.post("/login", data=data, follow_redirects=False)
+
+
 def login(client: TestClient, pid: int) -> str:
-    client.post("/login", data={"token": TOKEN, "next": "/topics"}, follow_redirects=False)
+    assert form_login(client, TOKEN).status_code == 303
     page = client.get(f"/proposals/{pid}", headers=HTML).text
     return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
 

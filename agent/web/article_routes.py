@@ -7,6 +7,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from agent.models import Article, Revision
+from agent.review_view import Line, fold
 from agent.sentence_diff import align
 from agent.store.decisions import sentence_key
 from agent.web.pages import Web
@@ -20,10 +21,10 @@ def section_diffs(old: Article | None, new: Article) -> list[tuple[str, str, lis
         previous = before.pop(section.id, None)
         if previous is not None and previous.paragraphs == section.paragraphs:
             continue
-        rows = align(previous.paragraphs if previous else [], section.paragraphs, [])
+        rows = fold([Line(r) for r in align(previous.paragraphs if previous else [], section.paragraphs, [])])
         out.append((section.heading, "changed" if previous else "added", rows))
     for section in before.values():
-        out.append((section.heading, "removed", align(section.paragraphs, [], [])))
+        out.append((section.heading, "removed", [Line(r) for r in align(section.paragraphs, [], [])]))
     return out
 
 
