@@ -11,7 +11,14 @@ import re
 from collections.abc import Callable
 
 SOURCE = re.compile(r'<<<SOURCE id=(\S+) title="([^"]*)">>>\n(.*?)\n<<<END SOURCE id=\1>>>', re.S)
-CLAIM = re.compile(r"^\[(c\d+)\] cites ([^:]+): (.*)$", re.M)
+CLAIM_LINE = re.compile(r"^\[(c\d+)\] cites ([^:]+): (.*)$", re.M)
+CLAIM_FENCE = re.compile(r"<<<CLAIM id=(c\d+) cites=(\S+)>>>\n(.*?)\n<<<END CLAIM id=\1>>>", re.S)
+
+
+def claims_of(request: dict) -> list[tuple[str, str, str]]:
+    """(claim id, cited ids joined by commas, claim text) of a judge request, in either layout."""
+    text = user_text(request)
+    return CLAIM_FENCE.findall(text) or CLAIM_LINE.findall(text)
 
 
 def user_text(request: dict) -> str:
@@ -63,7 +70,7 @@ def faithful_judge(request: dict) -> dict:
     """Quotes the claim back from its cited source when it is there verbatim."""
     sources = {sid: text for sid, _, text in sources_of(request)}
     judgements = []
-    for claim_id, cited, text in CLAIM.findall(user_text(request)):
+    for claim_id, cited, text in claims_of(request):
         ids = [c.strip() for c in cited.split(",")]
         claim = text.strip()
         quote = next(((sid, claim) for sid in ids if claim in sources.get(sid, "")), None)

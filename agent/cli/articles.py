@@ -8,8 +8,6 @@ import typer
 
 from agent.cli.common import (echo, emit_json, err, fail, safe_text, store_session,
                               topic_argument, when)
-from agent.markdown import MAX_PAGE_BYTES, PageError, decode_page, export_page, parse_page
-from agent.models import slugify
 
 topics_app = typer.Typer(help="List topics and set what each one is about.", invoke_without_command=True)
 
@@ -38,6 +36,9 @@ def import_page(
                                "last import (they stay in history; `absorb revert` restores one)."),
 ) -> None:
     """Import a topic page as a new revision: sections, sentences, citations, references."""
+    from agent.markdown import MAX_PAGE_BYTES, PageError, decode_page, parse_page
+    from agent.models import slugify
+
     if not file.is_file():
         fail(f"no such file: {file}")
     if file.stat().st_size > MAX_PAGE_BYTES:  # refuse before reading a huge file into memory
@@ -144,6 +145,8 @@ def show(
     rev: int | None = typer.Option(None, "--rev", metavar="N", help="Revision number (default: current)."),
 ) -> None:
     """Print a topic's article as Markdown or JSON."""
+    from agent.markdown import export_page
+
     if fmt not in ("md", "json"):
         fail("--format must be md or json")
     if as_json:

@@ -11,21 +11,21 @@ from agent.cli.common import emit_json, err, fail, store_session
 
 STATUS_STYLE = {"done": "green", "waiting_review": "green", "unchanged": "dim", "queued": "green",
                 "failed": "red", "deferred": "yellow", "locked": "yellow",
-                "already_queued": "yellow"}
+                "already_queued": "yellow", "no_article": "dim"}
 
 
 def _summary(rows: list[dict], title: str) -> None:
     """The table on stderr: one line per topic that did something, then the counts."""
     err.print(title)
     counts: dict[str, int] = {}
-    shown = [r for r in rows if r["status"] != "unchanged"]
+    shown = [r for r in rows if r["status"] != "unchanged" or r.get("error")]
     width = max([len(r["topic"]) for r in shown] + [5])
     if shown:
         err.print(f"{'topic':<{width}}  {'status':<14} {'proposal':>8} {'edits':>5} {'held':>4} "
                   f"{'tokens':>8} {'cost':>9} {'secs':>6}  why")
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-        if row["status"] == "unchanged":
+        if row["status"] == "unchanged" and not row.get("error"):
             continue
         tokens = row.get("input_tokens", 0) + row.get("output_tokens", 0)
         why = row.get("error_category") or ""

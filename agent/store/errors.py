@@ -18,6 +18,8 @@ class UnknownTopic(NotFound):
 class ConflictError(StoreError):
     """A writer's base revision is no longer the topic's current one."""
 
+    code = 4
+
     def __init__(self, topic: str, base: int | None, current: int | None) -> None:
         super().__init__(
             f"topic '{topic}' moved on: the change was based on revision {base}, "
