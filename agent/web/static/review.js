@@ -20,9 +20,10 @@
     var next = at < 0 ? (step > 0 ? 0 : all.length - 1) : at + step;
     if (next >= 0 && next < all.length) { focusCard(all[next]); }
   }
-  function nextUndecided(from) {
+  function nextUndecided(from, step) {
     var all = cards(), at = Math.max(0, all.indexOf(from));
     var order = all.slice(at + 1).concat(all.slice(0, at));
+    if (step < 0) { order = all.slice(0, at).reverse().concat(all.slice(at + 1).reverse()); }
     return order.filter(function (c) { return c.dataset.status === "pending"; })[0] || null;
   }
   function press(card, selector) {
@@ -57,7 +58,12 @@
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("a.keys-link");
     var help = document.getElementById("keys-help");
-    if (link && help) { event.preventDefault(); help.showModal(); }
+    if (link && help) { event.preventDefault(); help.showModal(); return; }
+    var jump = event.target.closest && event.target.closest("a.undecided");
+    if (jump && current()) {  // relative to the edit in focus; else the link's own target
+      var found = nextUndecided(current(), Number(jump.dataset.step));
+      if (found) { event.preventDefault(); focusCard(found); }
+    }
   });
 
   // htmx:load fires on the card that replaced the old one (the old one is detached by then).
