@@ -248,9 +248,8 @@ class NumberFinding:
 
 
 def _noun_after(text: str, end: int) -> str | None:
-    """The word right after a quantity, stemmed, if it is a content word ("six lanes")."""
-    match = re.match(r"\s+([A-Za-z]+)", text[end : end + 40])
-    tokens = content_tokens(match.group(1)) if match else []
+    """The first content word after a quantity, stemmed ("six lanes", "eight more frames")."""
+    tokens = content_tokens(re.split(r"[.;:!?]", text[end : end + 40], maxsplit=1)[0])
     return tokens[0] if tokens else None
 
 

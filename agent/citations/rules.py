@@ -28,7 +28,7 @@ class GateRules:
     support: float = 0.15
     block_partial_names: bool = False
     block_weak_names: bool = True
-    block_number_hints: bool = True
+    block_number_hints: bool = False
 
     def wrong_source(self, global_share: float, local_share: float, counted: bool) -> bool:
         return counted and (global_share < self.wrong_source_global
