@@ -8,6 +8,7 @@ import re
 import pytest
 
 from agent import local
+from agent.fake_replies import task_of
 from agent.fake_server import FakeOpenAIServer
 from tests.scripted import extractive_draft, faithful_judge, triage_by_title
 
@@ -58,10 +59,11 @@ def test_demo_with_a_configured_model_leaves_a_pending_proposal(cli, monkeypatch
         assert fake.requests_for("draft_section")
     assert "tiny local model" not in result.err
     assert _gate_counts(result.err) == (1, 1)
-    assert "edit 1 · Training and Compute Efficiency · pending" in result.out
-    assert re.search(r"new sentences:\n +\[supported/judge\] Decoupled DiLoCo", result.out)
-    assert re.search(r"held back by the gate:\n +\[unsupported/numbers\] CCCL.* in 2031 ",
-                     result.out)
+    assert re.search(r"\+ Training and Compute Efficiency: “Decoupled DiLoCo.*\n +quote "
+                     r"\[supported/judge\] from “Decoupled DiLoCo", result.out)
+    assert re.search(r"- Training and Compute Efficiency: “CCCL.*” \[unsupported/numbers\] "
+                     r"not in any cited source: 2031", result.out)
+    assert "plan:" not in result.err  # a configured model triages: no count before it does
     assert "absorb review show 1" in result.err and "absorb serve" in result.err
     store = open_store()
     try:
@@ -91,15 +93,19 @@ class _StandIn:
 def test_demo_without_a_model_runs_the_local_server_through_chat_openai(cli, monkeypatch,
                                                                       fast_retries):
     monkeypatch.setenv("ABSORB_LOCAL_MAX_OUTPUT_TOKENS", "300")
-    # scripted triage stands in for the routing (lexical routing has tests of its own)
+    # scripted triage stands in for the routing (lexical routing has tests of its own), and
+    # a bigger GGUF's drafting mode (extract mode has tests/test_demo.py)
     monkeypatch.setenv("ABSORB_LOCAL_TRIAGE_MODE", "llm")
+    monkeypatch.setenv("ABSORB_LOCAL_DRAFT_MODE", "additions")
     with FakeOpenAIServer() as fake:
         _script(fake)
         stand_in = _StandIn(fake)
         monkeypatch.setattr(local, "local_server", lambda settings, local_settings: stand_in)
         result = cli("demo")
-        requests = list(fake.requests)
+        probes = [r for r in fake.requests if task_of(r) is None]  # the speed measurement
+        requests = [r for r in fake.requests if task_of(r) is not None]
     assert result.code == 0, result.err
+    assert len(probes) == 1 and "could not measure the model's speed" in result.err
     assert stand_in.entered and stand_in.exited
     assert "tiny local model" in result.err and "OPENAI_API_KEY" in result.err
     assert re.search(r"output tokens/s", result.err)

@@ -2,7 +2,9 @@
 
 With no model configured (neither OPENAI_API_KEY nor OPENAI_BASE_URL), the refresh runs on
 the bundled 270M-parameter model behind llama.cpp's OpenAI-compatible server, through the
-same ChatOpenAI path as any endpoint, so the whole workflow works offline.
+same ChatOpenAI path as any endpoint, so the whole workflow works offline. That model
+drafts extractively (ABSORB_DRAFT_MODE=extract): it picks source sentences by id, code
+inserts them verbatim, and their quotes are verified in code.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from agent.cli.common import UserError, echo, err, store_session
 TINY_MODEL_NOTICE = (
     "No model is configured (OPENAI_API_KEY and OPENAI_BASE_URL are unset), so this demo runs "
     "a tiny local model: Gemma 3 270M on this CPU, through llama.cpp's OpenAI-compatible server. "
-    "At this size its drafts are clumsy: watch the citation gate hold back what it "
-    "gets wrong. For real work point absorb at a real model: `export OPENAI_API_KEY=...`, or "
+    "A model this small cannot write faithful sentences, but it can choose: each section's "
+    "call lists the closest source sentences by id, the model answers the ids that belong, "
+    "and code inserts those sentences verbatim with their citation and verifies the quote. "
+    "For real work point absorb at a real model: `export OPENAI_API_KEY=...`, or "
     "`export OPENAI_BASE_URL=http://host:port/v1` for vLLM, Ollama, LM Studio or llama.cpp, "
     "or `export ABSORB_LOCAL_MODEL=/path/to/bigger.gguf` to serve any GGUF file here.")
 
@@ -47,41 +51,46 @@ def demo(
                                  "its bus with the configured (or the bundled local) model."),
 ) -> None:
     """Import the seed page and its bus, audit it, refresh it and show the proposal."""
+    from agent.audit import audit_article
+    from agent.demo.report import audit_lines
+
     page = seed or bundled_seed()
     err.print(f"== 1. import {page.name} as topic '{topic}'")
     run_step("import", str(page), "--topic", topic)
     err.print("== 2. the article's outline")
     with store_session() as store:
-        article = store.revisions.current(topic).article
+        revision = store.revisions.current(topic)
+    article = revision.article
     for section in article.sections:
         echo(f"  {section.heading}  ({len(section.sentences())} sentences)")
     err.print("== 3. audit: what a careful reader would flag")
-    run_step("audit", topic)
+    report = audit_article(article, topic=topic, revision=revision.number)
+    for line in audit_lines(report, {s.id: s.heading for s in article.sections}):
+        echo(line)
     err.print("== 4. the knowledge bus: import the sources listed with the page")
     run_step("sources", "import", str(page), "--topic", topic)
     if not refresh:
         return
     err.print("== 5. refresh: triage, drafts, the citation gate, a proposal for review")
-    proposal_id = refresh_with_model(topic)
+    proposal_id, outcome = refresh_with_model(topic)
     if proposal_id is None:
+        err.print(f"== no proposal: {outcome or 'the sources added nothing the gate could verify'}")
         return
-    err.print(f"== 6. proposal {proposal_id}: every drafted sentence and the gate's verdict")
-    run_step("review", "show", str(proposal_id))
-    with store_session() as store:
-        accepted, held = gate_counts(store.proposals.get(proposal_id))
-    err.print(f"gate: {accepted} drafted sentences accepted, {held} held back (held-back "
-              "sentences never reach the article; where one replaced old text, the old text stays)")
+    print_proposal(proposal_id, outcome)
     print_next_steps(proposal_id)
 
 
-def refresh_with_model(topic: str) -> int | None:
-    """Refresh on the configured model, else on the bundled local one; the proposal id."""
+def refresh_with_model(topic: str) -> tuple[int | None, str]:
+    """Refresh on the configured model, else on the bundled local one: the proposal id (None
+    when nothing was proposed) and the run's outcome line."""
+    from agent.demo.progress import Progress
     from agent.local import LocalSettings, local_model_settings, local_server, model_configured
     from agent.runner import refresh_topic
     from agent.settings import get_settings
 
     settings = get_settings()
     judge = True
+    speed = None
     with ExitStack() as stack:
         local = not model_configured(settings)
         if local:
@@ -94,25 +103,59 @@ def refresh_with_model(topic: str) -> int | None:
             err.print(f"local model ready in {time.perf_counter() - started:.1f}s")
             settings = local_model_settings(settings, server, local_settings)
             judge = local_settings.judge
-            if not judge:
-                err.print("the tiny model drafts; its sentences meet the gate's deterministic "
-                          "checks (structure, wrong source, numbers, names, negation)")
+            speed = _measured_speed(server)
         store = stack.enter_context(store_session())
+        planned = announce_plan(store, topic, settings, speed)
 
-        def progress(step: str) -> None:
-            err.print(Text.assemble(("  ✓ ", "green"), step))
+        def say(line: str) -> None:
+            err.print(Text.assemble(("  ", ""), (line[:1], "green"), line[1:]))
 
         started = time.perf_counter()
-        result = asyncio.run(refresh_topic(store, topic, review="manual", settings=settings,
-                                           gather=False, judge=judge, progress=progress))
+        with Progress(say, planned, settings.timeout if settings.section_timeouts else None) as progress:
+            result = asyncio.run(refresh_topic(store, topic, review="manual", settings=settings,
+                                               gather=False, judge=judge, progress=progress.step))
         elapsed = time.perf_counter() - started
         run = result.run
         print_model_speed(store.runs.calls(run.id), elapsed, local=local)
     if run.status.value == "failed":
         raise UserError(f"the refresh failed ({run.error_category}): {run.error}", 3)
-    if result.proposal_id is None:
-        err.print(f"the refresh proposed no change ({result.outcome})")
-    return result.proposal_id
+    return result.proposal_id, result.outcome
+
+
+def _measured_speed(server):  # noqa: ANN001, ANN202 - LocalServer -> Speed | None
+    import httpx
+
+    from agent.demo.plan import measure_speed
+
+    try:
+        speed = measure_speed(server.base_url, server.model_name)
+    except (httpx.HTTPError, ValueError) as exc:
+        err.print(f"could not measure the model's speed ({type(exc).__name__}); no estimate")
+        return None
+    err.print(f"measured on this CPU: {speed.prompt_tps:.0f} prompt tokens/s, "
+              f"{speed.output_tps:.1f} output tokens/s")
+    return speed
+
+
+def announce_plan(store, topic: str, settings, speed) -> int | None:  # noqa: ANN001
+    """Say how many calls the refresh makes and about how long they take; the call count."""
+    from agent.demo.plan import planned_calls
+
+    calls = planned_calls(store, topic, settings)
+    if calls is None:
+        err.print("the model triages the new sources first; each section it routes them to "
+                  "then gets a draft call and the gate's checks")
+        return None
+    sections = ", ".join(f"{c.heading} {c.candidates}" for c in calls)
+    line = (f"plan: {len(calls)} model calls, one per section with candidate sentences "
+            f"(candidates: {sections}), no judge call (the quotes are checked in code)")
+    if speed is not None and calls:
+        estimate = sum(speed.seconds(c.prompt_tokens) for c in calls)
+        line += f"; estimate about {estimate:.0f}s at the measured speed"
+    if settings.section_timeouts:
+        line += (f"; a call past {settings.timeout:g}s holds back only its section")
+    err.print(line)
+    return len(calls)
 
 
 def print_model_speed(calls: list, elapsed: float, *, local: bool) -> None:
@@ -126,10 +169,20 @@ def print_model_speed(calls: list, elapsed: float, *, local: bool) -> None:
               f"{'local ' if local else ''}model{speed}")
 
 
-def gate_counts(proposal) -> tuple[int, int]:  # noqa: ANN001 - Proposal
-    """Drafted sentences the gate let through, and those it held back."""
-    return (sum(len(edit.verdicts) for edit in proposal.edits),
-            sum(len(edit.dropped) for edit in proposal.edits))
+def print_proposal(proposal_id: int, outcome: str) -> None:
+    """The proposal's accepted sentences with their quotes, the held-back ones with reasons."""
+    from agent.demo.report import counts, proposal_lines
+
+    with store_session() as store:
+        proposal = store.proposals.get(proposal_id)
+        cited = {q.source_id for e in proposal.edits for v in e.verdicts for q in v.quotes}
+        sources = store.sources.get_many(sorted(cited))
+    err.print(f"== 6. proposal {proposal_id}: what the gate let through and what it held back")
+    for line in proposal_lines(proposal, sources, outcome):
+        echo(line)
+    accepted, held, failed = counts(proposal, outcome)
+    err.print(f"gate: {accepted} drafted sentences accepted, {held} held back"
+              + (f", {failed} sections held back" if failed else ""))
 
 
 def print_next_steps(proposal_id: int) -> None:

@@ -17,7 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.store import NotFound, Store
 from agent.web.article_routes import add_article_routes
-from agent.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, SESSION_SECONDS, Auth, Editor, safe_next
+from agent.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Auth, Editor
+from agent.web.auth_routes import add_auth_routes
 from agent.web.pages import HERE, Web, environment
 from agent.web.review_routes import add_review_routes
 
@@ -87,7 +88,7 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         reason = ("Your session ended (sessions last 12 hours, and a server restart ends them "
                   "all); log in again to go on where you were.") if request.cookies.get(SESSION_COOKIE) else ""
-        response = page(request, "login.html", None, code=401, next=target, error="", reason=reason)
+        response = login_page(request, code=401, next=target, error="", reason=reason)
         if request.headers.get("hx-request"):
             response.headers["HX-Redirect"] = "/login?" + urlencode({"next": target})
         return response
@@ -133,29 +134,8 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
     def favicon() -> Response:
         return Response(status_code=204)
 
-    @app.get("/login")
-    def login_form(request: Request, next: str = "/proposals") -> HTMLResponse:
-        return page(request, "login.html", None, next=safe_next(next), error="")
-
-    @app.post("/login")
-    async def login(request: Request) -> Response:
-        form = await request.form()
-        target = safe_next(str(form.get("next") or ""))
-        name = auth.check_token(str(form.get("token") or ""))
-        if name is None:
-            return page(request, "login.html", None, code=401, next=target,
-                        error="That token is not one of the editor tokens.")
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(SESSION_COOKIE, auth.issue(name), max_age=SESSION_SECONDS, path="/",
-                            httponly=True, samesite="strict", secure=request.url.scheme == "https")
-        return response
-
-    @app.post("/logout")
-    async def logout(request: Request) -> Response:
-        await require_post(request)
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
+    # Login with its own CSRF token and attempt limits; logout ends the server-side session.
+    login_page = add_auth_routes(app, auth, page, require_post)
 
     add_article_routes(app, web, require)
     add_review_routes(app, web, require, NotLoggedIn)
