@@ -11,6 +11,7 @@ from agent.cli import sources_cmd
 from agent.cli import review_cmd
 from agent.cli import local_cmd
 from agent.cli import batch_cmd
+from agent.cli import editors_cmd, serve_cmd
 from agent.cli.common import UserError, err
 from rich.text import Text
 
@@ -63,7 +64,8 @@ app.command("rewrite")(rewrite_cmd.rewrite)
 app.add_typer(eval_cmd.app, name="eval", help="Measure absorb on evaluation sets.")
 app.add_typer(review_cmd.review_app, name="review")
 app.command("propose")(review_cmd.propose)
-app.command("serve")(review_cmd.serve)
+app.command("serve")(serve_cmd.serve)
+app.add_typer(editors_cmd.editors_app, name="editors")
 app.add_typer(local_cmd.local_app, name="local")
 app.command("worker")(batch_cmd.worker)
 for _group in app.registered_groups:

@@ -1,4 +1,4 @@
-"""`absorb review list|show|approve|reject`, `absorb propose` and `absorb serve`."""
+"""`absorb review list|show|approve|reject` and `absorb propose`."""
 
 from __future__ import annotations
 
@@ -219,19 +219,3 @@ def propose(topic: str = typer.Argument(..., help="Topic slug."),
     err.print(f"proposal {proposal.id} created ({len(advice)} new sentences, {failing} not "
               f"verified by the deterministic gate); `absorb review approve {proposal.id}` merges "
               f"the verified ones, `--include-unverified` the rest too (marked in the article)")
-
-
-def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)."),
-          port: int = typer.Option(8000, help="TCP port.")) -> None:
-    """The review web app: topics, articles with evidence, proposals to approve or reject."""
-    import uvicorn
-
-    from agent.settings import get_settings
-    from agent.web.app import create_app
-
-    if not get_settings().editor_tokens:
-        fail("set ABSORB_EDITOR_TOKENS (comma-separated secrets) so editors can log in")
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"warning: serving on {host}; put TLS in front of it, the session cookie is a secret")
-    err.print(f"absorb review on http://{host}:{port}/topics")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
