@@ -81,10 +81,21 @@ def test_sigkill_at_random_points_of_approve_and_reject(store, database_url):
     assert not [r for r in store.runs.list(topic=TOPIC) if r.status != RunStatus.done]
 
 
-def test_a_run_left_running_by_a_dead_process_is_interrupted_and_settled(store, database_url):
+@pytest.fixture
+def sqlite_store(absorb_home):
+    from agent.store import open_store
+
+    url = f"sqlite:///{absorb_home / 'absorb.db'}"
+    opened = open_store(url)
+    yield opened, url
+    opened.close()
+
+
+def test_a_run_left_running_by_a_dead_process_is_interrupted_and_settled(sqlite_store):
     """The issue's stuck run: a decision landed, but the run row still says `running` and its
     process is gone. It reads as `interrupted`, and the next refresh finishes it instead of
     parking it again as "waiting for review" for a merged proposal."""
+    store, database_url = sqlite_store
     make_topic(store, TOPIC)
     pid, text, _ = one_edit_proposal(store, TOPIC)
     run_id = store.proposals.get(pid).run_id
