@@ -189,3 +189,15 @@ def test_the_twenty_edit_page_renders_under_50_ms(client, seeded, capsys):  # no
         print(f"\n20-edit proposal, server render: median {median:.1f} ms, min {min(times):.1f} ms, "
               f"{len(page.content) / 1024:.0f} KB")
     assert min(times) < 50, f"render took {min(times):.1f} ms at best"
+
+
+def test_scripts_tick_sentences_as_the_cli_does(client, seeded):  # noqa: F811
+    pid = mixed_proposal(seeded)
+    bearer = {"authorization": f"Bearer {TOKEN}"}
+    wrong = client.post(f"/proposals/{pid}/approve", data={"edit": "1", "include": "1.1"}, headers=bearer)
+    assert wrong.status_code == 409 and "no unverified sentence 1" in wrong.json()["error"]
+    done = client.post(f"/proposals/{pid}/approve", data={"include": "1.3"}, headers=bearer).json()
+    assert done["merged"] == [1, 2, 3] and done["revision"] == 2
+    text = seeded.revisions.current(TOPIC).article.section("llms-as-knowledge-bases").text()
+    assert UNCITED in text and FIVE_X not in text
+    assert [m.text for m in seeded.decisions.unverified(TOPIC).values()] == [UNCITED]

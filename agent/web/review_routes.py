@@ -71,7 +71,7 @@ def add_review_routes(app: FastAPI, web: Web, require, NotLoggedIn) -> None:  # 
                         outcome={k: v for k, v in outcome.items() if v.replace(",", "").isdigit()})
 
     async def decide(request: Request, proposal_id: int, action: str) -> Response:
-        from agent.approval import approve, reject, undo
+        from agent.approval import approve, parse_includes, reject, undo
         from agent.review import ReviewError, resolve_edits
 
         hx = bool(request.headers.get("hx-request"))
@@ -106,9 +106,11 @@ def add_review_routes(app: FastAPI, web: Web, require, NotLoggedIn) -> None:  # 
                 undo(store, proposal_id, refs[0], actor=editor.actor)
                 result = None
             elif action == "approve":
-                include = {edit_id: {int(v) for v in ticked if v.isdigit()}} if number and ticked else None
+                # A card's ticks are sentence numbers; scripts may send EDIT.SENTENCE as the CLI does.
+                include = parse_includes(proposal, sorted(ticked), refs[0] if number else None)
                 result, _ = await approve(store, proposal_id, refs or None, actor=editor.actor,
-                                          comment=comment, include=include)
+                                          comment=comment, include=include,
+                                          include_unverified=form.get("include_unverified") == "1")
             else:
                 result = await reject(store, proposal_id, refs or None, actor=editor.actor, comment=comment)
         except ReviewError as exc:
