@@ -147,7 +147,7 @@ def test_undo_of_a_rejection_and_errors_as_html_pages(client, seeded):  # noqa: 
     assert undone.status_code == 200 and "waits for a decision again" in undone.text
     assert seeded.proposals.get(pid).edits[0].status.value == "pending"
     for path, method, code, words in [("/nowhere", "get", 404, "There is no page at /nowhere"),
-                                      ("/proposals/abc", "get", 422, "not valid"),
+                                      ("/proposals/abc", "get", 422, "must be a whole number, not “abc”"),
                                       ("/proposals/999", "get", 404, "no proposal 999"),
                                       (f"/proposals/{pid}", "delete", 405, "not something")]:
         page = getattr(client, method)(path, headers=HTML)

@@ -118,9 +118,13 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'input'}: "
-                             f"{e.get('msg', 'invalid')}" for e in exc.errors())
-        message = f"Part of this address or form is not valid ({problems})."
+        def say(error: dict) -> str:
+            field = " ".join(str(p) for p in error.get("loc", ())[1:]).replace("_", " ") or "input"
+            if error.get("type") == "int_parsing":
+                return f"the {field} must be a whole number, not “{error.get('input')}”"
+            return f"the {field}: {error.get('msg', 'is not valid').lower()}"
+
+        message = "This address is not one the app can answer: " + "; ".join(map(say, exc.errors())) + "."
         if not wants_html(request):
             return JSONResponse({"error": message}, status_code=422)
         return page(request, "error.html", auth.editor(request), code=422, title=titles[422],
