@@ -26,8 +26,6 @@ _INVISIBLE = re.compile(
     "\ue000-\uf8ff\ud800-\udfff\U000e0000-\U000e0fff\U000f0000-\U0010ffff]"
 )
 _TAG_LIKE = re.compile(r"</?[A-Za-z!?][^<>]*>")
-_LOOKS_HTML = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|&(?:#\d+|#x[0-9a-f]+|[a-z]+);",
-                         re.I)
 # Anything that would become live again if some renderer forgot to escape it.
 _ACTIVE = re.compile(r"(?:java|vb|live)\s*script\s*:|data\s*:\s*text/html|\bon[a-z]{3,}\s*=", re.I)
 _DROP_TAGS = ("script", "style", "noscript", "iframe", "object", "embed", "template", "svg",
@@ -61,10 +59,6 @@ def defang(text: str) -> str:
     return text
 
 
-def looks_like_html(text: str) -> bool:
-    return bool(_LOOKS_HTML.search(text))
-
-
 def html_to_text(markup: str) -> str:
     """Reduce an HTML fragment or page to its visible text; nothing executable survives."""
     if not markup.strip():
@@ -95,11 +89,15 @@ def fold_line(text: str) -> str:
 
 
 def clean_text(text: str, *, is_html: bool = False) -> str:
+    """Invisible characters out, whitespace folded. Markup is turned into text only when the
+    reader says the field is HTML (feed bodies): plain text keeps `a<b and c>d`,
+    `std::vector<int>` and the words `javascript:` or `onload=` exactly as written, since it
+    is evidence; it is escaped where it is rendered, never altered where it is stored."""
     text = strip_invisible(text)
-    if is_html or looks_like_html(text):
+    if is_html:
         text = html_to_text(text)
-        text = strip_invisible(text)  # entities may have decoded into invisible characters
-    return fold_text(defang(text))
+        text = defang(strip_invisible(text))  # entities may have decoded into tags or controls
+    return fold_text(text)
 
 
 def clean_line(text: str | None, *, is_html: bool = False, limit: int = MAX_FIELD_CHARS) -> str:
@@ -161,7 +159,7 @@ def normalise(item: SourceItem, *, base_url: str | None = None) -> Source | None
         url=url,
         title=title,
         kind=kind,
-        author=clean_line(item.author) or None,
+        author=clean_line(item.author, is_html=item.is_html) or None,
         published_at=clean_line(item.published_at, limit=40) or None,
         text=text,
         content_hash=content_hash(body),
