@@ -58,7 +58,7 @@ def test_wice_dev_without_a_judge_beats_the_nli_baseline() -> None:
         pytest.skip("wice-dev.jsonl not found")
     report = evaluate(load_cases(WICE), CitationGate())
     assert report.cases == 349
-    # Measured 0.78 / 0.37 / 0.07 with the shipped rules (tuned on this file; the held-out
+    # Measured 0.78 / 0.38 / 0.06 with the shipped rules (tuned on this file; the held-out
     # numbers are in `absorb eval citations FILE --folds 5`); it must beat the lexical baseline.
     assert report.balanced_accuracy >= 0.75
     assert report.balanced_accuracy > report.baseline["balanced_accuracy"]
