@@ -74,7 +74,18 @@ def _pair(old: list[int], new: list[int], olds: list[Sentence], news: list[Sente
         out.append((old[best_at], j))
         i = best_at + 1
     out += [(old[at], None) for at in range(i, len(old))]
-    return out
+    # Between paired sentences, what goes comes before what is added (as a diff reads).
+    ordered: list[tuple] = []
+    run: list[tuple] = []
+    for item in out + [(-1, -1)]:
+        if item[0] is not None and item[1] is not None:
+            ordered += [x for x in run if x[1] is None] + [x for x in run if x[1] is not None]
+            run = []
+            if item != (-1, -1):
+                ordered.append(item)
+        else:
+            run.append(item)
+    return ordered
 
 
 def _split(chunks: list[Chunk]) -> tuple[list[Chunk], list[Chunk]]:
