@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.cli.main import run
 from agent.fake_server import FakeOpenAIServer
 from tests import attack_model
 from tests.conftest import REPO
@@ -59,7 +60,7 @@ def _references(store) -> dict[str, tuple[str, str]]:
 
 
 def test_url_takeover_of_references_merges_nothing(absorb, seed_path, tmp_path):
-    assert absorb("import", seed_path, "--topic", TOPIC).returncode == 0
+    assert run(["import", str(seed_path), "--topic", TOPIC]) == 0  # set-up, same ABSORB_HOME
     store = _stored()
     before = _references(store)
     assert len(before) >= 8 and all(text == "" for text, _ in before.values())
