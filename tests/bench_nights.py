@@ -8,8 +8,8 @@ night's spend (on a fresh installation, and on one that has already recorded a s
 
 from __future__ import annotations
 
-import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,7 +26,8 @@ SEED = REPO.parent / "shared" / "seeds" / "absorb.md"
 
 
 def absorb(env: dict, *args: str) -> str:
-    done = subprocess.run([ABSORB, *args], env=env, capture_output=True, text=True, timeout=300)
+    command = os.environ.get("ABSORB_BENCH_COMMAND", ABSORB).split()  # e.g. another checkout's
+    done = subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise SystemExit(f"absorb {' '.join(args)} failed ({done.returncode}): {done.stderr[-800:]}")
     return done.stdout
@@ -60,15 +61,19 @@ def nights(count: int) -> None:
             absorb(env, "refresh", "ai-infrastructure")
             answered = fake.responses[before:]
             tasks: dict[str, int] = {}
-            for request in fake.requests[before:]:
-                tasks[task_of(request) or "?"] = tasks.get(task_of(request) or "?", 0) + 1
+            for request, answer in zip(fake.requests[before:], answered):
+                name = task_of(request) or "?"
+                calls, tokens = tasks.get(name, (0, 0))
+                tasks[name] = (calls + 1, tokens + answer["usage"]["prompt_tokens"])
             rows.append({"night": night, "calls": len(answered), "tasks": tasks,
                          "input_tokens": sum(r["usage"]["prompt_tokens"] for r in answered),
                          "total_tokens": sum(r["usage"]["total_tokens"] for r in answered)})
-        # The same page and bus again under another slug: this installation now has history
-        # (the judge's verdict cache also answers for the repeated sentences).
+        # The same page and bus again under another slug: this installation now has history.
         absorb(env, "import", str(SEED), "--topic", "seed-copy")
         absorb(env, "sources", "import", str(SEED), "--topic", "seed-copy")
+        # Cold verdict cache, as for a topic whose sentences were never judged before.
+        with sqlite3.connect(Path(home) / "absorb.db") as db:
+            db.execute("DELETE FROM verdict_cache")
         warm = estimate(home, "seed-copy")
         before = len(fake.responses)
         absorb(env, "refresh", "seed-copy")
@@ -90,7 +95,7 @@ def nights(count: int) -> None:
         store.close()
     for row in rows:
         print(f"night {row['night']}: {row['calls']} calls, {row['input_tokens']} input tokens "
-              f"({row['total_tokens']} in+out) {row['tasks']}")
+              f"({row['total_tokens']} in+out); per task (calls, input tokens): {row['tasks']}")
     night1 = rows[0]["total_tokens"]
     print(f"budget, fresh installation: estimate {cold} vs night 1 spend {night1} "
           f"= {cold / max(1, night1):.2f}x")
