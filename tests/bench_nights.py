@@ -8,6 +8,7 @@ night's spend (on a fresh installation, and on one that has already recorded a s
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent.fake_replies import estimate_tokens  # noqa: E402
 from agent.fake_server import FakeOpenAIServer, task_of  # noqa: E402
 from tests import nights_model  # noqa: E402
 
@@ -61,10 +63,10 @@ def nights(count: int) -> None:
             absorb(env, "refresh", "ai-infrastructure")
             answered = fake.responses[before:]
             tasks: dict[str, int] = {}
-            for request, answer in zip(fake.requests[before:], answered):
+            for request in fake.requests[before:]:  # the fake counts json(messages) / 4
                 name = task_of(request) or "?"
                 calls, tokens = tasks.get(name, (0, 0))
-                tasks[name] = (calls + 1, tokens + answer["usage"]["prompt_tokens"])
+                tasks[name] = (calls + 1, tokens + estimate_tokens(json.dumps(request["messages"])))
             rows.append({"night": night, "calls": len(answered), "tasks": tasks,
                          "input_tokens": sum(r["usage"]["prompt_tokens"] for r in answered),
                          "total_tokens": sum(r["usage"]["total_tokens"] for r in answered)})
