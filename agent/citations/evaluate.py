@@ -5,6 +5,7 @@ lexical baseline beside it, one record per case."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,10 +15,10 @@ from typing import Any
 from agent.citations.baseline import baseline_passes
 from agent.citations.checks import STAGES, Screening, lexical_decision, source_view
 from agent.citations.context import ArticleContext
-from agent.citations.gate import CitationGate, Claim
+from agent.citations.gate import CitationGate, Claim, ClaimGroup
 from agent.citations.rules import GateRules
 from agent.citations.verify import deterministic_verdict
-from agent.models import Source
+from agent.models import Source, Verdict
 
 PASSING_LABEL = "supported"
 KNOWN_LABELS = ("supported", "partially_supported", "not_supported")
@@ -146,14 +147,19 @@ def evaluate(cases: Iterable[EvalCase], gate: CitationGate) -> EvalReport:
     baseline: list[tuple[bool, bool]] = []
     rows: list[tuple[bool, set[str], bool]] = []
     final = "judge" if gate.judge is not None else "lexical"
-    for case in cases:
+    cases = list(cases)
+    judged: list[Verdict] = []
+    if gate.judge is not None:  # every case at once: judge calls run concurrently
+        groups = [ClaimGroup([Claim(c.claim, c.citations)], c.sources, context=c.context) for c in cases]
+        judged = [row[0] for row in asyncio.run(gate.acheck_many(groups))]
+    for number, case in enumerate(cases):
         claim = Claim(case.claim, case.citations)
         screening = gate.screen(claim, case.sources, context=case.context)
         if gate.judge is None:  # the same verdict `check` gives, without screening twice
             verdict = deterministic_verdict(claim.text, claim.citations, screening,
                                             case.sources, gate.rules)
         else:
-            verdict = gate.check([claim], case.sources, context=case.context)[0]
+            verdict = judged[number]
         sure = set(screening.sure)
         if final == "lexical":
             final_holds = lexical_decision(screening, gate.rules) is not None
