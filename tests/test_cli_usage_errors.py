@@ -149,3 +149,22 @@ def test_reimport_over_editors_changes_needs_force_and_revert_restores(shell):
     assert reverted.code == 0 and "revision 4 restores the text of revision 2" in reverted.err
     two = shell(f"absorb show {TOPIC} --rev 2").out
     assert shell(f"absorb show {TOPIC}").out == two
+
+
+def test_every_command_names_its_arguments_the_same_way():
+    from agent.cli.main import _command
+
+    seen = []
+
+    def walk(node, path):  # noqa: ANN001
+        for param in node.params:
+            if param.param_type_name == "argument":
+                seen.append((path, param.metavar, getattr(param, "help", "")))
+        for name, child in getattr(node, "commands", {}).items():
+            walk(child, f"{path} {name}")
+
+    walk(_command(), "absorb")
+    topics = [(p, m, h) for p, m, h in seen if m == "TOPIC"]
+    assert len(topics) >= 12
+    assert all(h for _, _, h in topics), topics
+    assert all(m and m.isupper() for _, m, _ in seen), seen

@@ -74,15 +74,12 @@ for _group in app.registered_groups:
 
 def run(args: list[str]) -> int:
     """Run one command line; returns the exit status. Errors become one line on stderr."""
-    from agent.settings import SettingsError
-    from agent.store.errors import StoreError
-
     try:
-        status = app(args=args, prog_name="absorb", standalone_mode=False)
+        status = _command().main(args=args, prog_name="absorb", standalone_mode=False)
         return status if isinstance(status, int) else 0
-    except (UserError, StoreError, SettingsError) as exc:
+    except UserError as exc:
         err.print(Text.assemble(("error: ", "red"), _one_line(str(exc))))
-        return getattr(exc, "code", 2)
+        return exc.code
     except typer.Exit as exc:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
@@ -91,13 +88,55 @@ def run(args: list[str]) -> int:
     except typer.TyperException as exc:  # typer's own click: usage errors, --help of a bare group
         return _usage_error(exc)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+        if isinstance(exc, _user_facing_errors()):
+            err.print(Text.assemble(("error: ", "red"), _one_line(str(exc))))
+            return getattr(exc, "code", 2)
         category = getattr(exc, "category", None)
+        if category == "locked":  # another run holds the topic: a conflict, not a failure
+            err.print(Text.assemble(("error: ", "red"), _one_line(str(exc))))
+            return 4
         if category is not None:  # LLM and source errors carry a category and a clear message
             err.print(Text.assemble((f"error ({category}): ", "red"), _one_line(str(exc))))
             return 3
         err.print(Text.assemble(("internal error: ", "red"), f"{type(exc).__name__}: "
                                 f"{_one_line(str(exc))} (please report this with the command you ran)"))
         return 70
+
+
+_TOPIC_HELP = "Topic slug, e.g. ai-infrastructure (`absorb topics` lists them)."
+
+
+def _command():
+    """The click command tree, with every positional argument named the same way in every
+    command's --help: TOPIC for a topic slug (described once, here), upper case for the rest."""
+    command = typer.main.get_command(app)
+
+    def normalise(node) -> None:  # noqa: ANN001 - a click command or group
+        for param in node.params:
+            if param.param_type_name != "argument":
+                continue
+            if param.name in ("slug", "topic"):
+                param.metavar = "TOPIC"
+                if not getattr(param, "help", None) or param.help == "Topic slug.":
+                    param.help = _TOPIC_HELP
+            elif param.metavar is None:
+                param.metavar = param.name.upper()
+        for child in getattr(node, "commands", {}).values():
+            normalise(child)
+
+    normalise(command)
+    return command
+
+
+def _user_facing_errors() -> tuple[type[Exception], ...]:
+    """Store and settings errors the user can fix. Looked up only if their modules were loaded,
+    so `absorb --help` never imports SQLAlchemy just to be ready for a store error."""
+    kinds = []
+    for module, name in (("agent.store.errors", "StoreError"), ("agent.settings", "SettingsError")):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            kinds.append(getattr(loaded, name))
+    return tuple(kinds)
 
 
 def _one_line(message: str) -> str:
@@ -110,6 +149,9 @@ def _usage_error(exc: Exception) -> int:
     """A usage error is one line naming the command's --help; a group given no subcommand has
     already printed its help (click's NoArgsIsHelpError) and exits 2 like any usage error."""
     if type(exc).__name__ == "NoArgsIsHelpError":
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            typer.echo(ctx.get_help())
         return 2
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     ctx = getattr(exc, "ctx", None)
