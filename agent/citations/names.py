@@ -42,7 +42,7 @@ DEMONYMS = {
     "portugal": "portuguese", "israel": "israeli", "egypt": "egyptian", "korea": "korean",
 }
 # Abbreviated forms of one word inside names ("St. Louis" / "Saint Louis").
-WORD_FORMS = {"st": "saint", "mt": "mount", "ft": "fort", "and": "and", "&": "and"}
+WORD_FORMS = {"st": "saint", "mt": "mount", "ft": "fort", "&": "and"}
 # Words a name may carry or drop without naming something else.
 OPTIONAL_WORDS = frozenset({"the", "inc", "ltd", "llc", "plc", "corp", "co", "corporation",
                             "company", "incorporated", "limited", "gmbh", "ag", "sa"})
