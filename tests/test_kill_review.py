@@ -64,8 +64,10 @@ def test_sigkill_at_random_points_of_approve_and_reject(store, database_url):
         time.sleep(rng.uniform(0.1, 1.1) * duration)
         process.send_signal(signal.SIGKILL)
         process.wait(30)
-        left[(action, "finished before the kill" if process.returncode == 0 else
-              _consistent(store, pid, text, action))] += 1
+        found = ("finished before the kill" if process.returncode == 0 else
+                 _consistent(store, pid, text, action))
+        left[(action, found)] += 1
+        print(f"kill {n}: {action} -> {found}", flush=True)
         rerun = subprocess.run([ABSORB, "review", action, str(pid)], env=env,
                                capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr
