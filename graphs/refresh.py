@@ -100,6 +100,12 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     if off_topic:
         store.sources.set_status(state["topic"], off_topic, SourceStatus.irrelevant.value,
                                  reason="triage: outside the topic's scope")
+    # Relevant, but every section it named is unknown: decided too, never triaged again.
+    placed = {i for t in tasks for i in t.source_ids} | set(off_topic)
+    nowhere = [d.source_id for d in decisions if d.source_id in known and d.source_id not in placed]
+    if nowhere:
+        store.sources.set_status(state["topic"], nowhere, SourceStatus.irrelevant.value,
+                                 reason="triage: it named no section of the article")
     prompt, model = triage_version(ctx)
     record(store, state["topic"], unanswered(decisions, asked), SourceStatus.undecided.value,
            reason="undecided: triage gave no answer twice", prompt_version=prompt, model=model,
