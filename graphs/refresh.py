@@ -14,7 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
-from agent.drafting import keep_once
+from agent.facts import keep_once
 from agent.llm import call_structured
 from agent.merge import merge_proposal
 from agent.models import DroppedSentence, Edit, SourceStatus

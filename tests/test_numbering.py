@@ -4,7 +4,6 @@ merge elsewhere never changes a byte of an untouched section (installed `absorb`
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest

@@ -3,7 +3,8 @@ a revision replaces only the failing sentences, near-duplicates across edits are
 
 from __future__ import annotations
 
-from agent.drafting import apply_revision, keep_once
+from agent.drafting import apply_revision
+from agent.facts import keep_once
 from agent.markdown import export_page, parse_page
 from agent.models import Article, Edit, Section, Sentence, Source, Verdict
 from agent.numbering import keep_page_numbers, numbers_for
