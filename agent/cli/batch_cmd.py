@@ -22,7 +22,7 @@ def _summary(rows: list[dict], title: str) -> None:
     width = max([len(r["topic"]) for r in shown] + [5])
     if shown:
         err.print(f"{'topic':<{width}}  {'status':<14} {'proposal':>8} {'edits':>5} {'held':>4} "
-                  f"{'tokens':>8} {'cost':>9} {'secs':>6}  why")
+                  f"{'tokens':>8} {'estimate':>8} {'cost':>9} {'secs':>6}  why")
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
         if row["status"] == "unchanged" and not row.get("error"):
@@ -33,7 +33,7 @@ def _summary(rows: list[dict], title: str) -> None:
             why = f"{why}: {row['error']}" if why else row["error"]
         line = (f"{row['topic']:<{width}}  {row['status']:<14} {row.get('proposal_id') or '-':>8} "
                 f"{row.get('edits', '-'):>5} {row.get('held_back', '-'):>4} "
-                f"{tokens or row.get('estimate_tokens', 0):>8} ${row.get('cost', 0.0):>8.4f} "
+                f"{tokens:>8} {row.get('estimate_tokens', 0):>8} ${row.get('cost', 0.0):>8.4f} "
                 f"{row.get('duration_s', 0.0):>6.1f}  {' '.join(why.split())[:160]}")
         err.print(Text(line, style=STATUS_STYLE.get(row["status"], "")))
     err.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no topics")
