@@ -49,9 +49,8 @@ def estimate(home: str, topic: str) -> int:
 
 
 def nights(count: int) -> None:
-    with FakeOpenAIServer() as fake:
+    with FakeOpenAIServer() as fake, tempfile.TemporaryDirectory(prefix="absorb-nights-") as home:
         nights_model.script(fake)
-        home = tempfile.mkdtemp(prefix="absorb-nights-")
         env = {**os.environ, "ABSORB_HOME": home, "OPENAI_BASE_URL": fake.base_url,
                "OPENAI_API_KEY": "bench"}
         absorb(env, "import", str(SEED), "--topic", "ai-infrastructure")
@@ -62,7 +61,7 @@ def nights(count: int) -> None:
             before = len(fake.responses)
             absorb(env, "refresh", "ai-infrastructure")
             answered = fake.responses[before:]
-            tasks: dict[str, int] = {}
+            tasks: dict[str, tuple[int, int]] = {}
             for request in fake.requests[before:]:  # the fake counts json(messages) / 4
                 name = task_of(request) or "?"
                 calls, tokens = tasks.get(name, (0, 0))
@@ -92,8 +91,8 @@ def nights(count: int) -> None:
 
         store = open_store()
         pending = [p for p in store.proposals.list() if p.status.value == "pending"]
-        empty = [p for p in pending if all(
-            [s for par in e.new_paragraphs for s in par] == e.old_sentences for e in p.edits)]
+        edits = [e for p in pending for e in p.edits]
+        empty = [e for e in edits if [s for par in e.new_paragraphs for s in par] == e.old_sentences]
         store.close()
     for row in rows:
         print(f"night {row['night']}: {row['calls']} calls, {row['input_tokens']} input tokens "
@@ -104,7 +103,8 @@ def nights(count: int) -> None:
     print(f"budget, with {count} recorded nights: estimate {warm} vs spend {warm_spent} "
           f"on a copy of the seed topic = {warm / max(1, warm_spent):.2f}x {warm_tasks}")
     print(f"source statuses after night {count}: {statuses}")
-    print(f"pending proposals (both topics): {len(pending)}, of which change nothing: {len(empty)}")
+    print(f"pending proposals (both topics): {len(pending)} with {len(edits)} edits, "
+          f"of which change nothing: {len(empty)}")
 
 
 if __name__ == "__main__":
