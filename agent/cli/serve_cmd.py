@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 from pathlib import Path
 
@@ -65,6 +66,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on (lo
 
     from agent.web.app import create_app
 
+    def stopped(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    # A service manager stops the app with SIGTERM; uvicorn shuts down gracefully, then raises
+    # the signal again: ending with status 0 here makes that stop a clean exit.
+    signal.signal(signal.SIGTERM, stopped)
     app = create_app()
     app.state.auth.secure = tls or behind_proxy
     app.state.auth.behind_proxy = behind_proxy
