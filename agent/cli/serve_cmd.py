@@ -74,7 +74,6 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on (lo
     signal.signal(signal.SIGTERM, stopped)
     app = create_app()
     app.state.auth.secure = tls or behind_proxy
-    app.state.auth.behind_proxy = behind_proxy
     shown = f"[{host}]" if ":" in host else host
     err.print(f"absorb review on {'https' if tls or behind_proxy else 'http'}://{shown}:{port}/topics")
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=behind_proxy,

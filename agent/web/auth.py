@@ -99,10 +99,9 @@ def _digest(token: str) -> str:
 
 class Auth:
     def __init__(self, tokens: list[str], key: bytes | None = None, *, secure: bool = False,
-                 behind_proxy: bool = False, limiter: LoginLimiter | None = None) -> None:
+                 limiter: LoginLimiter | None = None) -> None:
         self.key = key or secrets.token_bytes(32)
         self.secure = secure  # cookies only over TLS (a TLS server, or a TLS proxy in front)
-        self.behind_proxy = behind_proxy
         self.limiter = limiter or LoginLimiter()
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
