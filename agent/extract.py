@@ -33,20 +33,19 @@ from agent.llm import call_structured
 from agent.llm_errors import LLMError, LLMNotConfigured
 from agent.models import Article, Section, Sentence, Source, Verdict
 from agent.prompting import delimit_source, load_prompt, prompt_tag
-from agent.triage import section_outline
 
 if TYPE_CHECKING:
     from graphs.state import RunContext
 
 PROMPT = "draft_extract"
-MAX_CANDIDATES = 8
+MAX_CANDIDATES = 5
 MAX_PER_SOURCE = 2
-MAX_CHOSEN = 3
+MAX_CHOSEN = 2
 MIN_CONTENT_WORDS = 4
-MAX_SENTENCE_CHARS = 400
+MAX_SENTENCE_CHARS = 320
 SAME_SENTENCE = 85  # rapidfuzz ratio at which a candidate restates a sentence already there
-PARAGRAPH_CHARS = 300
-TITLE_CHARS = 80
+PARAGRAPH_CHARS = 150
+SHOWN_PARAGRAPHS = 2
 STAGE = "verbatim"
 VERBATIM_REASON = "the sentence is its source's own text, found there by code"
 # A sentence cut off where the source text was clipped ends without a full stop; one that
@@ -107,14 +106,16 @@ class ExtractChoice(BaseModel):
 
 
 class ExtractAnswer(BaseModel):
-    chosen: list[ExtractChoice] = Field(description="The ids of at most three candidate "
-                                        "sentences that belong in the section; empty if none.")
+    chosen: list[ExtractChoice] = Field(description="The ids of at most two candidate "
+                                        "sentences that belong in the section.")
 
 
 def answer_schema(ids: list[str], paragraphs: int) -> type[ExtractAnswer]:
     """ExtractAnswer whose schema offers only these ids and paragraph numbers (so a grammar
-    or a strict server enforces them) and at most MAX_CHOSEN choices. Validation stays
-    lenient: an answer with an id it did not offer loses that choice, not the section."""
+    or a strict server enforces them) and one to MAX_CHOSEN choices: the candidates come
+    from sources triage routed to the section, and a greedy 270M model given the choice
+    of an empty list takes it every time. Validation stays lenient: an id that was not
+    offered loses that choice, not the section, and an empty answer adds nothing."""
     numbers = list(range(1, max(paragraphs, 1) + 1))
     choice = create_model(
         "ExtractChoice", __base__=ExtractChoice,
@@ -123,32 +124,30 @@ def answer_schema(ids: list[str], paragraphs: int) -> type[ExtractAnswer]:
         paragraph=(Annotated[int, WithJsonSchema({"type": "integer", "enum": numbers})],
                    Field(description="The number of the paragraph it is added to, at its end.")))
     return create_model("ExtractAnswer", __base__=ExtractAnswer, chosen=(
-        list[choice], Field(description="The ids of at most three candidate sentences that "
-                            "belong in the section; empty if none.",
-                            json_schema_extra={"maxItems": MAX_CHOSEN})))
+        list[choice], Field(description="The ids of one or two candidate sentences that "
+                            "belong in the section.",
+                            json_schema_extra={"minItems": 1, "maxItems": MAX_CHOSEN})))
 
 
 def _paragraph_lines(section: Section | None) -> str:
     if section is None or not section.paragraphs:
         return "(empty: this is a new section; use paragraph 1)"
     lines = []
-    for number, paragraph in enumerate(section.paragraphs, 1):
+    for number, paragraph in enumerate(section.paragraphs[:SHOWN_PARAGRAPHS], 1):
         text = " ".join(s.text for s in paragraph)
         clipped = text if len(text) <= PARAGRAPH_CHARS else text[:PARAGRAPH_CHARS] + " …"
         lines.append(f"paragraph {number}: {clipped}")
-    return "\n".join(lines)
+    hidden = len(section.paragraphs) - SHOWN_PARAGRAPHS
+    return "\n".join(lines + ([f"(and {hidden} more paragraphs)"] if hidden > 0 else []))
 
 
 def extract_messages(article: Article, heading: str, section: Section | None,
-                     offered: list[Candidate], sources: Mapping[str, Source]) -> list[BaseMessage]:
-    blocks = []
-    for candidate in offered:
-        title = sources[candidate.source_id].title if candidate.source_id in sources else ""
-        blocks.append(delimit_source(candidate.id, title[:TITLE_CHARS], candidate.text))
-    return load_prompt(PROMPT).render(
-        topic_title=article.title, section_outline=section_outline(article),
-        section_heading=heading, section_text=_paragraph_lines(section),
-        candidates="\n\n".join(blocks))
+                     offered: list[Candidate]) -> list[BaseMessage]:
+    """Short on purpose: on a shared 2-core CPU the tiny model reads ~20-300 tokens/s, so
+    every candidate's title or another section's heading would cost seconds."""
+    blocks = "\n".join(delimit_source(c.id, "", c.text) for c in offered)
+    return load_prompt(PROMPT).render(topic_title=article.title, section_heading=heading,
+                                      section_text=_paragraph_lines(section), candidates=blocks)
 
 
 @dataclass
@@ -203,12 +202,10 @@ async def draft_by_choice(ctx: RunContext, state: Mapping, article: Article, sec
                 "rationale": "no complete source sentence shares words with the section", **done}
     if ctx.draft_model is None:
         raise LLMNotConfigured()
-    by_id = {s.id: s for s in sources}
     schema = answer_schema([c.id for c in offered], len(old))
     try:
         answer = await call_structured(
-            ctx.draft_model, schema, extract_messages(article, state["heading"], section,
-                                                      offered, by_id),
+            ctx.draft_model, schema, extract_messages(article, state["heading"], section, offered),
             node="draft", section=state["section_id"], run_id=ctx.run_id,
             prompt_version=prompt_tag(PROMPT), recorder=ctx.recorder,
             method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings)

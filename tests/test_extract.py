@@ -151,7 +151,8 @@ def test_extract_mode_inserts_offered_sentences_verbatim_with_verified_quotes(to
     assert result.returncode == 0, result.stderr
     assert len(drafts) == 2 and not judged  # one call per section, no judge call at all
     schema = str(drafts[0]["response_format"])  # ABSORB_STRUCTURED_METHOD=json_schema
-    assert "s42" not in schema and "'enum': ['s1'" in schema and "'maxItems': 3" in schema
+    assert "s42" not in schema and "'enum': ['s1'" in schema
+    assert "'minItems': 1" in schema and "'maxItems': 2" in schema
     proposal, sources = _proposal()
     accepted = [(e.section_id, s, v) for e in proposal.edits for s, v in zip(
         [s for s in e.new_sentences() if s not in e.old_sentences], e.verdicts, strict=True)]

@@ -19,13 +19,13 @@ from agent.settings import Settings
 from agent.store import Store
 from agent.triage import lexical_decisions, plan_tasks
 
-# An extract answer: {"chosen": [{"id": "s3", "paragraph": 2}, ...]}, at most three choices.
-ANSWER_TOKENS = 40
+# An extract answer: {"chosen": [{"id": "s3", "paragraph": 2}, ...]}, at most two choices.
+ANSWER_TOKENS = 30
 CHARS_PER_TOKEN = 3.5  # English prose and markup through Gemma's tokenizer, a little pessimistic
 _PROBE_TEXT = ("absorb keeps long-lived topic articles true to their sources: new sources "
                "arrive, triage routes each to the sections it bears on, a draft is checked "
                "sentence by sentence against the cited text, and an editor approves the "
-               "rest. ") * 6
+               "rest. ") * 2
 
 
 @dataclass
@@ -61,7 +61,7 @@ def planned_calls(store: Store, topic: str, settings: Settings) -> list[PlannedC
         offered = candidates(task.heading, section, sources)
         if not offered:
             continue
-        messages = extract_messages(article, task.heading, section, offered, by_id)
+        messages = extract_messages(article, task.heading, section, offered)
         chars = sum(len(str(m.content)) for m in messages)
         calls.append(PlannedCall(task.heading, len(offered), int(chars / CHARS_PER_TOKEN)))
     return calls
@@ -82,7 +82,7 @@ def measure_speed(base_url: str, model: str, timeout: float = 60.0) -> Speed:
     seconds, usage = _ask(base_url, model, _PROBE_TEXT + "\nOne word: what does absorb keep?",
                           1, timeout)
     prompt_tps = max(usage.get("prompt_tokens", 0), 1) / max(seconds, 1e-3)
-    seconds, usage = _ask(base_url, model, "Count from one to thirty in words.", 24, timeout)
+    seconds, usage = _ask(base_url, model, "Count from one to twenty in words.", 12, timeout)
     generating = seconds - usage.get("prompt_tokens", 0) / prompt_tps
     output_tps = max(usage.get("completion_tokens", 0), 1) / max(generating, 1e-3)
     return Speed(prompt_tps=prompt_tps, output_tps=output_tps)
