@@ -83,8 +83,6 @@ class Settings(BaseSettings):
                                   "seconds since the first attempt of a call.")
     drain_grace: float = Field(20.0, ge=0, description="On SIGTERM or a first Ctrl-C, seconds "
                                "model calls in flight may still finish before they are cancelled.")
-    drain_grace: float = Field(20.0, ge=0, description="On SIGTERM or a first Ctrl-C, seconds "
-                               "model calls in flight may still finish before they are cancelled.")
     concurrency: int = Field(8, ge=1, description="Model calls in flight per event loop.")
     requests_per_second: float = Field(10.0, ge=0, description="0 disables the rate limiter.")
     token_budget: int = Field(200_000, ge=0, description="Input+output tokens per run; 0 = no limit.")
