@@ -46,7 +46,7 @@ BAD = [
     ("ABSORB_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:1/test absorb topics", 2,
      "cannot open the database"),
     ("ABSORB_HOME=agent/demo/seed.md absorb topics", 2, "is not a folder"),
-    ("absorb serve --port 99999", 2, "99999"),
+    ("absorb serve --port 99999", 2, "65535"),
 ]
 
 GROUPS = ["sources", "feeds", "eval", "local"]
