@@ -11,7 +11,7 @@ from typing import Literal
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agent.citations import CitationGate, Claim
+from agent.citations import ArticleContext, CitationGate, Claim
 from agent.drafting import (SectionDraft, apply_revision, build_edit, draft_messages, draft_schema,
                             finalize, merge_with_old, new_sentences, revise_messages,
                             revision_sources, to_paragraphs)
@@ -96,8 +96,11 @@ async def draft_section(state: SectionState, runtime: Runtime[RunContext]) -> di
 
 async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
     ctx = runtime.context
-    _, section = _base(state, ctx)
+    article, section = _base(state, ctx)
     fresh = new_sentences(section.paragraphs if section else [], _paragraphs(state))
+    # The topic's own subject named in the article need not be named by every cited source.
+    context = ArticleContext(article.title, state["heading"],
+                             tuple(s.text for p in (section.paragraphs if section else []) for s in p))
     cited = sorted({c for s in fresh for c in s.citations if is_source_id(c)})
     sources = ctx.store.sources.get_many(cited)
     candidates = {s.id: s for s in _task_sources(state, ctx)}
@@ -106,7 +109,7 @@ async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> di
         if ctx.settings.draft_mode == "extract" and state.get("mode") != "rewrite":
             verdicts = verify_extracts(claims, sources, candidates)  # quotes checked in code
         else:
-            verdicts = await ctx.gate.acheck(claims, sources, candidates)
+            verdicts = await ctx.gate.acheck(claims, sources, candidates, context=context)
     except LLMError as exc:
         if not _section_local(exc, ctx):
             raise
@@ -115,7 +118,7 @@ async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> di
         verdicts = [v if not v.passed else Verdict(
             label=VerdictLabel.unsupported, stage="judge",
             reason=f"the judge gave no usable answer ({exc.category}); not verified")
-            for v in await CitationGate().acheck(claims, sources, candidates)]
+            for v in await CitationGate().acheck(claims, sources, candidates, context=context)]
     checked = [{"sentence": s.model_dump(), "verdict": v.model_dump(mode="json")}
                for s, v in zip(fresh, verdicts, strict=True)]
     return {"verdicts": checked, "failures": [c for c in checked if c["verdict"]["label"] != "supported"],
