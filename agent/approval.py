@@ -77,7 +77,13 @@ def narrow(edit: Edit, include: set[int] | str) -> tuple[Edit, Choice, list[tupl
             verdicts.append(verdict)
         if out:
             paragraphs.append(out)
-    narrowed = edit.model_copy(update={"new_paragraphs": paragraphs, "verdicts": verdicts})
+    # Merging absorbs the edit's sources: only those its taken sentences cite.
+    fresh_rows = [r for r in rows_of(edit) if r.number is not None]
+    left = set(choice.left_out)
+    cited = {k for r in fresh_rows if r.number not in left for k in r.new.citations}
+    sources = [k for k in edit.source_ids if k in cited or not left]
+    narrowed = edit.model_copy(update={"new_paragraphs": paragraphs, "verdicts": verdicts,
+                                       "source_ids": sources})
     return narrowed, choice, taken_unverified
 
 
