@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import signal
 import socket
 from pathlib import Path
@@ -72,6 +73,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on (lo
     # A service manager stops the app with SIGTERM; uvicorn shuts down gracefully, then raises
     # the signal again: ending with status 0 here makes that stop a clean exit.
     signal.signal(signal.SIGTERM, stopped)
+    # Refused logins and lockouts, with the time and the client address, on stderr.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.getLogger("absorb.web.auth").addHandler(handler)
     app = create_app()
     app.state.auth.secure = tls or behind_proxy
     shown = f"[{host}]" if ":" in host else host
