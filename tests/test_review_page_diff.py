@@ -30,13 +30,14 @@ def test_rows_pair_rewrites_and_keep_paragraphs():
 
 def test_approving_leaves_an_unverified_rewrite_out_and_keeps_the_old_wording():
     edit = Edit(id="e", section_id="s", heading="S", old_sentences=[s for p in OLD for s in p],
-                new_paragraphs=NEW, verdicts=VERDICTS)
+                new_paragraphs=NEW, verdicts=VERDICTS, source_ids=["src_a"])
     narrowed, choice, taken = narrow(edit, set())
+    assert narrowed.source_ids == []  # only the left-out sentence cited it: nothing to absorb
     assert narrowed.new_paragraphs == [[OLD[0][0], OLD[0][1]], [OLD[1][0], NEW[1][1]]]
     assert (choice.verified, choice.unverified_taken, choice.left_out) == ([2], [], [1])
     assert narrowed.verdicts == [VERDICTS[1]] and taken == []
     ticked, choice, taken = narrow(edit, {1})
-    assert ticked.new_paragraphs == NEW and choice.unverified_taken == [1]
+    assert ticked.new_paragraphs == NEW and choice.unverified_taken == [1] and ticked.source_ids == ["src_a"]
     assert taken == [(NEW[0][0], "unsupported")]
 
 
