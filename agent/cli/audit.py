@@ -12,10 +12,19 @@ def audit(
     judge: bool = typer.Option(False, "--judge", help="Also run the citation gate's LLM judge "
                                "on every cited sentence (costs tokens)."),
     as_json: bool = typer.Option(False, "--json", help="The whole report as JSON on stdout."),
+    suggest: bool = typer.Option(False, "--suggest", help="For each flagged sentence, the "
+                                 "references that fit it, with evidence and how sure."),
+    fix: bool = typer.Option(False, "--fix", help="Propose the confident suggestions as one "
+                             "proposal for an editor to review (nothing merges)."),
 ) -> None:
     """Flag uncited sentences, unresolved markers, unused references and suspect citations."""
     from agent.audit import audit_article, judge_article
 
+    if suggest or fix:
+        from agent.cli.audit_suggest import repair
+
+        repair(slug, judge=judge, as_json=as_json, fix=fix)
+        return
     with store_session() as store:
         revision = store.revisions.current(slug)
         if revision is None:
