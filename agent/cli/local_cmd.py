@@ -47,6 +47,12 @@ def serve(
         echo(f"export ABSORB_MAX_OUTPUT_TOKENS={local.max_output_tokens}")
         echo(f"export ABSORB_TIMEOUT={local.timeout:g}")
         echo("export ABSORB_CONCURRENCY=1")
+        # What the demo uses on this server: a slow call costs its section, not the run.
+        echo("export ABSORB_SECTION_TIMEOUTS=true")
+        echo("export ABSORB_MAX_RETRIES=0")
+        echo(f"export ABSORB_TRIAGE_MODE={local.triage_mode}")
+        echo(f"export ABSORB_DRAFT_MODE={local.draft_mode}")
+        echo(f"export ABSORB_MAX_REVISIONS={local.max_revisions}")
         err.print(f"serving {server.model_name} at {server.base_url}; in another shell, set the "
                   "lines above and run absorb as usual. Ctrl-C stops the server.")
         try:
