@@ -99,9 +99,11 @@ def test_refresh_of_a_tiny_topic_through_the_local_server(server, cli, tmp_path)
                         content_hash=source_id_for(None, text)) for title, text in SOURCES]
         store.sources.add_to_topic(TOPIC, items)
         # The whole model path, triage included (a two-sentence topic is too small for the
-        # lexical routing the demo uses).
+        # lexical routing the demo uses); a triage call is not a section's, so its timeout
+        # fails the run: give it the patience of a busy CPU.
         result = asyncio.run(refresh_topic(store, TOPIC, review="manual", gather=False,
-                                           settings=settings.model_copy(update={"triage_mode": "llm"})))
+                                           settings=settings.model_copy(update={
+                                               "triage_mode": "llm", "timeout": 600.0})))
         run = result.run
         assert run.status.value in ("waiting_review", "done"), run.error
         calls = store.runs.calls(run.id)
