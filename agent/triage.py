@@ -39,6 +39,8 @@ class SourceDecision(BaseModel):
                                     "source is relevant and fits no existing section.")
     relation: Relation = Field(Relation.new, description="How the source relates to the article.")
     reason: str = Field("", description="One sentence: why.")
+    mentions: list[str] = Field(default_factory=list, description="The people and organisations "
+                                "the source names, each once, as written (at most 24).")
 
 
 class TriageAnswer(BaseModel):
@@ -71,6 +73,8 @@ def answer_schema(source_ids: list[str], section_ids: list[str]) -> type[TriageA
 def lexical_decisions(topic: Topic, article: Article, sources: list[Source]) -> list[SourceDecision]:
     """Triage without a model: a source goes to the section it shares the most content words
     with, if it shares enough with that section and with the topic's scope."""
+    from agent.mentions import source_names
+
     scope = content_words(topic.scope or article.summary) | content_words(article.title)
     sections = [(s.id, content_words(f"{s.heading} {s.text()}")) for s in article.sections]
     decisions = []
@@ -82,7 +86,8 @@ def lexical_decisions(topic: Topic, article: Article, sources: list[Source]) -> 
                     and len(words & scope) >= LEXICAL_MIN_SCOPE)
         decisions.append(SourceDecision(
             source_id=source.id, relevant=relevant, sections=[best_id] if relevant else [],
-            reason=f"lexical triage: {best} words shared with the closest section"))
+            reason=f"lexical triage: {best} words shared with the closest section",
+            mentions=source_names(source)))
     return decisions
 
 

@@ -21,6 +21,7 @@ from agent.models import DroppedSentence, Edit, SourceStatus
 from agent.nights import expire, forget, held_for_sections, record, record_work
 from agent.numbering import numbers_for
 from agent.prompting import prompt_tag
+from agent.mentions import record as record_mentions
 from agent.triage import (answer_schema, batches, first_answers, irrelevant_ids, lexical_decisions,
                           plan_tasks, triage_messages, unanswered)
 from graphs.section import build_section_graph
@@ -95,6 +96,9 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
             again = await ask([found[i] for i in left_out])
             decisions += first_answers(again.decisions, left_out)
     known = set(found)
+    # Who each source names, from the same answer (issue 19: no extra call).
+    record_mentions(store, {d.source_id: d.mentions for d in decisions if d.source_id in known},
+                    origin="lexical" if ctx.settings.triage_mode == "lexical" else "triage")
     tasks = plan_tasks(article, decisions, known)
     off_topic = irrelevant_ids(decisions, known)
     if off_topic:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from agent.cli import mentions_cmd
 from agent.cli.common import (echo, emit_json, err, fail, safe_text, store_session,
                               topic_argument, when)
 
@@ -135,6 +136,9 @@ def topics_scope(slug: str = topic_argument(), text: str = typer.Argument(..., h
     with store_session() as store:
         store.topics.set_scope(slug, text.strip())
     err.print(f"scope of {slug} updated")
+
+
+topics_app.command("mentions")(mentions_cmd.mentions)  # page room (issue 19)
 
 
 def show(

@@ -254,3 +254,16 @@ run_work = sa.Table(
     sa.Column("judged_claims", sa.Integer, nullable=False),
     sa.Column("created_at", TS, nullable=False),
 )
+
+# The people and organisations each source names (page room, issue 19): extracted once, when
+# the source is triaged (the triage answer's `mentions`, or agent.mentions' extractor under
+# lexical triage). `key` is the alias-normalised name (agent.mentions.alias_key); `name` is
+# the name as the source wrote it.
+source_mentions = sa.Table(
+    "source_mentions", metadata,
+    sa.Column("source_id", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("origin", sa.String(20), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)

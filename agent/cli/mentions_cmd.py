@@ -1,0 +1,32 @@
+"""`absorb topics mentions TOPIC`: who the topic's sources mention most."""
+
+from __future__ import annotations
+
+import typer
+
+from agent.cli.common import echo, emit_json, err, fail, safe_text, store_session, topic_argument
+
+
+def mentions(slug: str = topic_argument(),
+             limit: int = typer.Option(12, "--limit", min=1, help="How many names to list."),
+             as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+    """People and organisations by how many of the topic's sources name them (from triage)."""
+    from agent.mentions import counts
+    from agent.store.errors import UnknownTopic
+
+    with store_session() as store:
+        try:
+            on_topic = len(store.sources.for_topic(slug))
+        except UnknownTopic:
+            fail(f"unknown topic '{slug}' (`absorb topics` lists them)")
+        found, recorded = counts(store, slug)
+    shown = found[:limit]
+    if as_json:
+        emit_json({"topic": slug, "sources": on_topic, "sources_with_names": recorded,
+                   "mentions": [{"name": m.name, "count": m.count, "key": m.key, "forms": m.forms}
+                                for m in shown]})
+        return
+    for m in shown:
+        echo(f"{safe_text(m.name)}\t{m.count}")
+    err.print(f"{len(found)} names from {recorded} of {on_topic} sources "
+              f"(names are taken when a refresh triages a source)")
