@@ -143,16 +143,21 @@ topics_app.command("mentions")(mentions_cmd.mentions)  # page room (issue 19)
 
 def show(
     slug: str = topic_argument(),
-    fmt: str = typer.Option("md", "--format", metavar="md|json",
-                            help="md (the page) or json (the article model)."),
+    fmt: str = typer.Option("md", "--format", metavar="md|json|html",
+                            help="md (the page), json (the article model) or html (the page as "
+                            "readers see it: lead, mentions, references, the bus)."),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     rev: int | None = typer.Option(None, "--rev", metavar="N", help="Revision number (default: current)."),
 ) -> None:
     """Print a topic's article as Markdown or JSON."""
     from agent.markdown import export_page
 
+    if fmt == "html":  # the page as readers see it (page room, issue 19)
+        from agent.cli.mentions_cmd import show_html
+
+        return show_html(slug, rev)
     if fmt not in ("md", "json"):
-        fail("--format must be md or json")
+        fail("--format must be md, json or html")
     if as_json:
         fmt = "json"
     if rev is not None and rev < 1:

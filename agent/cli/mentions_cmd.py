@@ -1,4 +1,5 @@
-"""`absorb topics mentions TOPIC`: who the topic's sources mention most."""
+"""`absorb topics mentions TOPIC` (who the topic's sources mention most) and `absorb show
+TOPIC --format html` (the page as readers see it): the page room's commands."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def mentions(slug: str = topic_argument(),
         echo(f"{safe_text(m.name)}\t{m.count}")
     err.print(f"{len(found)} names from {recorded} of {on_topic} sources "
               f"(names are taken when a refresh triages a source)")
+
+
+def show_html(slug: str, rev: int | None) -> None:
+    """`absorb show TOPIC --format html`: the public page as one HTML document on stdout."""
+    from agent.page import build_page
+    from agent.page_html import render_page
+
+    if rev is not None:
+        fail("--format html shows the current revision; leave out --rev")
+    with store_session() as store:
+        page = build_page(store, slug)
+    if page is None:
+        fail(f"topic '{slug}' has no article yet: `absorb import FILE --topic {slug}` gives it one")
+    typer.echo(render_page(page), nl=False)

@@ -143,6 +143,10 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
 
     add_article_routes(app, web, require)
     add_review_routes(app, web, require, NotLoggedIn)
+    # The public, read-only topic page (page room, issue 19): no login, no review actions.
+    from agent.web.public_routes import add_public_routes
+
+    add_public_routes(app, web)
 
     app.state.store, app.state.auth = store, auth
     return app
