@@ -80,6 +80,9 @@ def proposal_lines(proposal: Proposal, sources: Mapping[str, Source],
             title = sources[quote.source_id].title if quote.source_id in sources else quote.source_id
             lines.append(f"      quote [{verdict.label.value}/{verdict.stage}] from “{clip(title, 60)}”, "
                          f"characters {quote.start}-{quote.end}: “{clip(quote.text, 90)}”")
+    if not held and not failed:
+        lines.append("held back: nothing (every chosen sentence was found in its source)")
+        return lines
     lines.append(f"held back ({len(held)} sentences, {len(failed)} sections): they never reach "
                  "the article")
     for heading, dropped in held:
