@@ -83,21 +83,13 @@ def test_sigkill_at_random_points_of_approve_and_reject(store, database_url):
     assert not [r for r in store.runs.list(topic=TOPIC) if r.status != RunStatus.done]
 
 
-@pytest.fixture
-def sqlite_store(absorb_home):
-    from agent.store import open_store
-
-    url = f"sqlite:///{absorb_home / 'absorb.db'}"
-    opened = open_store(url)
-    yield opened, url
-    opened.close()
-
-
-def test_a_run_left_running_by_a_dead_process_is_interrupted_and_settled(sqlite_store):
+def test_a_run_left_running_by_a_dead_process_is_interrupted_and_settled(cli, monkeypatch):
     """The issue's stuck run: a decision landed, but the run row still says `running` and its
     process is gone. It reads as `interrupted`, and the next refresh finishes it instead of
     parking it again as "waiting for review" for a merged proposal."""
-    store, database_url = sqlite_store
+    from agent.store import open_store
+
+    store = open_store()
     make_topic(store, TOPIC)
     pid, text, _ = one_edit_proposal(store, TOPIC)
     run_id = store.proposals.get(pid).run_id
@@ -105,28 +97,26 @@ def test_a_run_left_running_by_a_dead_process_is_interrupted_and_settled(sqlite_
     dead.wait()
     store.runs.update(run_id, status=RunStatus.running)
     assert store.runs.lock_topic(TOPIC, f"{os.uname().nodename}:{dead.pid}:refresh:dead")
-    env = _env(database_url)
-    approved = subprocess.run([ABSORB, "review", "approve", str(pid)], env=env,
-                              capture_output=True, text=True, timeout=120)
-    assert approved.returncode == 0 and "merged edits 1; revision 2" in approved.stderr, approved.stderr
+    approved = cli("review", "approve", pid)
+    assert approved.code == 0 and "merged edits 1; revision 2" in approved.err, approved.err
     assert store.runs.get(run_id).status == RunStatus.done
     # The same stuck state with no decision: `absorb runs` shows it interrupted, not running.
     pid2, _, _ = one_edit_proposal(store, TOPIC, 2)
     run2 = store.proposals.get(pid2).run_id
     store.runs.update(run2, status=RunStatus.running)
-    runs = json.loads(subprocess.run([ABSORB, "runs", "--json"], env=env, capture_output=True,
-                                     text=True, timeout=120).stdout)
+    runs = json.loads(cli("runs", "--json").out)
     assert next(r for r in runs if r["id"] == run2)["status"] == "interrupted"
-    assert subprocess.run([ABSORB, "review", "reject", str(pid2)], env=env, capture_output=True,
-                          timeout=120).returncode == 0
+    assert cli("review", "reject", pid2).code == 0
     with FakeOpenAIServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
         refreshed = subprocess.run([ABSORB, "refresh", TOPIC], capture_output=True, text=True,
-                                   timeout=120, env=_env(database_url, OPENAI_BASE_URL=server.base_url,
-                                                         OPENAI_API_KEY="test-key"))
+                                   timeout=120, env={**os.environ, "NO_COLOR": "1"})
     assert refreshed.returncode == 0, refreshed.stderr
     assert "waiting" not in refreshed.stderr and "no new sources" in refreshed.stderr
     assert {r.status for r in store.runs.list(topic=TOPIC)} == {RunStatus.done}
     assert in_revisions(store, TOPIC, text) == [2]
+    store.close()
 
 
 @pytest.fixture(autouse=True)
