@@ -230,6 +230,10 @@ def parse_page(text: str) -> ParsedPage:
             sections.append(Section(id=section_id, heading=heading))
             continue
         if not sections:
+            found = _parse_people(block)  # an exported page's strip follows its lead
+            if found is not None and not people:
+                people = found
+                continue
             summary = summary or _strip_markers(block)
             continue
         paragraph = []
@@ -277,9 +281,16 @@ def reference_numbering(article: Article) -> dict[str, int]:
     return {sid: n for n, sid in enumerate((s for s in order if s in article.sources), start=1)}
 
 
-def export_page(article: Article, numbering: dict[str, int] | None = None) -> str:
+BUS_FOOTER = "More coming as the knowledge bus expands."
+
+
+def export_page(article: Article, numbering: dict[str, int] | None = None, *,
+                people: list[tuple[str, int]] | None = None,
+                bus: list[tuple[str, str]] | None = None, bus_total: int | None = None) -> str:
     """The page; `numbering` is the topic's stored numbers (agent.numbering.numbers_for), and
-    the reference list follows it, so numbers never move between exports."""
+    the reference list follows it, so numbers never move between exports. `people` (the
+    mentions strip, after the lead) and `bus` ((title, opening) of the latest bus items, after
+    the references) are laid out as the seed lays them out."""
     if numbering is None:
         numbering = reference_numbering(article)
     numbering = {sid: n for sid, n in sorted(numbering.items(), key=lambda item: item[1])
@@ -287,6 +298,10 @@ def export_page(article: Article, numbering: dict[str, int] | None = None) -> st
     out = [f"# {article.title}", ""]
     if article.summary:
         out += [article.summary, ""]
+    strip = "".join(f"{name}{count}" for name, count in people or []
+                    if name.strip() and not name.strip()[-1].isdigit())
+    if _parse_people(strip) is not None:
+        out += [strip, ""]
     for section in article.sections:
         out += [f"## {section.heading}", ""]
         for paragraph in section.paragraphs:
@@ -302,4 +317,8 @@ def export_page(article: Article, numbering: dict[str, int] | None = None) -> st
             if source.url and source.url != source.title:
                 out.append(f"   {source.url}")
         out.append("")
+    if bus and numbering:  # without a reference list the listing would read as article text
+        for title, opening in bus:
+            out += [" ".join(title.split()), "", " ".join(opening.split()), ""]
+        out += [f"Showing {len(bus)} of {bus_total or len(bus)}. {BUS_FOOTER}", ""]
     return "\n".join(out)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from agent.citations.entities import common_words as generic_words
 from agent.models import Source, SourceStatus, utcnow
 from agent.store import Store
-from agent.store.schema import source_mentions, topic_sources
+from agent.store.schema import page_strips, source_mentions, topic_sources
 
 MAX_PER_SOURCE = 24
 MAX_NAME = 80
@@ -178,3 +178,25 @@ def counts(store: Store, topic: str) -> tuple[list[Mention], int]:
                         sorted(forms[k])) for k, ids in sources_by_key.items()]
     mentions.sort(key=lambda m: (-m.count, m.name.casefold()))
     return mentions, len({r.source_id for r in rows})
+
+
+def keep_page_strip(store: Store, topic: str, people: list[tuple[str, int]]) -> None:
+    """An imported page's strip, kept as it was (a page without one clears it)."""
+    with store.engine.begin() as conn:
+        conn.execute(page_strips.delete().where(page_strips.c.topic == topic))
+        if people:
+            conn.execute(page_strips.insert().values(
+                topic=topic, names=[[str(n)[:MAX_NAME], int(c)] for n, c in people[:50]],
+                created_at=utcnow()))
+
+
+def strip_for(store: Store, topic: str, limit: int = 12) -> list[tuple[str, int]]:
+    """The names a page shows: what absorb has recorded for the topic's sources, or, until it
+    has recorded any, the strip the imported page carried."""
+    found, _ = counts(store, topic)
+    if found:
+        return [(m.name, m.count) for m in found[:limit]]
+    with store.engine.connect() as conn:
+        names = conn.execute(sa.select(page_strips.c.names)
+                             .where(page_strips.c.topic == topic)).scalar()
+    return [(str(n), int(c)) for n, c in (names or [])][:limit]

@@ -115,11 +115,12 @@ def _status(store: Store, slug: str, article: Article, source: Source, status: s
 
 
 def bus_items(store: Store, slug: str, article: Article, limit: int = BUS_SHOWN) -> tuple[list[BusItem], int]:
-    """The topic's bus, newest first (by date, then by arrival): what came with text, not the
+    """The topic's bus, newest first: what came with text, not the
     page's own textless references."""
     rows = [(source, status) for source, status in store.sources.for_topic(slug) if source.text]
     titles = {source.id: source.title for source, _ in rows}
-    order = sorted(enumerate(rows), key=lambda item: (item[1][0].published_at or "", item[0]),
+    # Newest date first; items of one date (or none) in the order they arrived.
+    order = sorted(enumerate(rows), key=lambda item: (item[1][0].published_at or "", -item[0]),
                    reverse=True)
     items = []
     for _, (source, status) in order[:limit]:
@@ -130,7 +131,7 @@ def bus_items(store: Store, slug: str, article: Article, limit: int = BUS_SHOWN)
 
 
 def build_page(store: Store, slug: str, *, bus_limit: int = BUS_SHOWN) -> Page | None:
-    from agent.mentions import counts
+    from agent.mentions import strip_for
 
     revision = store.revisions.current(slug)
     if revision is None:
@@ -148,8 +149,6 @@ def build_page(store: Store, slug: str, *, bus_limit: int = BUS_SHOWN) -> Page |
                                             source.kind, (source.published_at or "")[:10],
                                             source.url, backlinks.get(numbers[sid], [])))
     references.sort(key=lambda r: r.number)
-    mentions, _ = counts(store, slug)
     bus, total = bus_items(store, slug, article, bus_limit)
     return Page(slug, article.title, article.summary, revision.number,
-                [(m.name, m.count) for m in mentions[:MENTIONS_SHOWN]], sections, references,
-                bus, total)
+                strip_for(store, slug, MENTIONS_SHOWN), sections, references, bus, total)

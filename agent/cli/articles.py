@@ -66,6 +66,9 @@ def import_page(
         from agent.numbering import keep_page_numbers
 
         keep_page_numbers(store, topic, page.numbers)  # the page's own [N] stay its numbers
+        from agent.mentions import keep_page_strip
+
+        keep_page_strip(store, topic, page.people)  # shown until absorb records names itself
     article = revision.article
     err.print(f"imported '{article.title}' into {topic} as revision {revision.number}: "
               f"{len(article.sections)} sections, "
@@ -170,11 +173,15 @@ def show(
         from agent.numbering import numbers_for
 
         numbering = numbers_for(store, slug, revision.article)  # the topic's stable [N]
+        from agent.cli.mentions_cmd import strip_and_bus
+
+        people, bus, bus_total = strip_and_bus(store, slug, revision.article)
     if fmt == "json":
         emit_json({"topic": slug, "revision": revision.number, "revision_id": revision.id,
                    "sha256": revision.sha256, **revision.article.model_dump(mode="json")})
     else:
-        typer.echo(safe_text(export_page(revision.article, numbering)), nl=False)
+        typer.echo(safe_text(export_page(revision.article, numbering, people=people, bus=bus,
+                                         bus_total=bus_total)), nl=False)
 
 
 def history(slug: str = topic_argument(), as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:

@@ -45,3 +45,12 @@ def show_html(slug: str, rev: int | None) -> None:
     if page is None:
         fail(f"topic '{slug}' has no article yet: `absorb import FILE --topic {slug}` gives it one")
     typer.echo(render_page(page), nl=False)
+
+
+def strip_and_bus(store, slug: str, article) -> tuple[list[tuple[str, int]], list[tuple[str, str]], int]:  # noqa: ANN001
+    """What `show --format md` lays out around the article: the strip and the latest bus items."""
+    from agent.mentions import strip_for
+    from agent.page import bus_items
+
+    items, total = bus_items(store, slug, article)
+    return strip_for(store, slug), [(i.title, i.opening) for i in items], total

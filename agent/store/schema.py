@@ -267,3 +267,12 @@ source_mentions = sa.Table(
     sa.Column("origin", sa.String(20), nullable=False),
     sa.Column("created_at", TS, nullable=False),
 )
+
+# The strip of names an imported page carried ("Together AI 9, Harrison Chase 8, ..."): shown
+# until absorb has recorded names of its own for the topic (page room, issue 19).
+page_strips = sa.Table(
+    "page_strips", metadata,
+    sa.Column("topic", sa.String(200), sa.ForeignKey("topics.slug"), primary_key=True),
+    sa.Column("names", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)

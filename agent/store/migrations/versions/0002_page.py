@@ -1,4 +1,4 @@
-"""Page (issue 19): the people and organisations each source names.
+"""Page (issue 19): the people and organisations each source names; an imported page's strip.
 
 revision = "0002_page"
 """
@@ -25,7 +25,15 @@ def upgrade() -> None:
             sa.Column("origin", sa.String(20), nullable=False),
             sa.Column("created_at", TS, nullable=False),
         )
+    if "page_strips" not in set(sa.inspect(op.get_bind()).get_table_names()):
+        op.create_table(
+            "page_strips",
+            sa.Column("topic", sa.String(200), sa.ForeignKey("topics.slug"), primary_key=True),
+            sa.Column("names", sa.JSON, nullable=False),
+            sa.Column("created_at", TS, nullable=False),
+        )
 
 
 def downgrade() -> None:
+    op.drop_table("page_strips")
     op.drop_table("source_mentions")
