@@ -160,7 +160,7 @@ def show(
 
         return show_html(slug, rev)
     if fmt not in ("md", "json"):
-        fail("--format must be md, json or html")
+        fail("--format must be md or json (or html, the page as readers see it)")
     if as_json:
         fmt = "json"
     if rev is not None and rev < 1:
