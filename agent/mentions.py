@@ -37,11 +37,12 @@ _NOT_NAMES = frozenset("""a an and as at but by for from how i if in into is it 
     november december monday tuesday wednesday thursday friday saturday sunday""".split())
 # Technical acronyms that are not organisations when they stand alone.
 _TERMS = frozenset("""ai api apis gpu gpus cpu cpus tpu llm llms ml rag sdk ui ux os id ids
-    http https json yaml sql ceo cto vp us eu uk io ipo capex ar vr mcp rl dpu dpus""".split())
+    http https json yaml sql ceo cto vp us eu uk io ipo capex ar vr mcp rl dpu dpus kw mw gw
+    tw kwh mwh gwh gb tb pb""".split())
 _TITLES = frozenset("vp svp evp ceo cto cfo coo chief head director president founder cofounder "
                     "professor prof dr mr ms mrs".split())
 _CONNECTORS = frozenset({"at", "of", "&", "de", "for"})
-_TOKEN = re.compile(r"[A-Za-z][\w'’.-]*[\w]|[A-Za-z&]")
+_TOKEN = re.compile(r"(?<![\w'’.-])(?:[A-Za-z][\w'’.-]*[\w]|[A-Za-z&])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n\s*)$")
 
 
