@@ -39,7 +39,16 @@ demo: $(VENV)/.installed-local
 	@mkdir -p $(DEMO_HOME) && find $(DEMO_HOME) -mindepth 1 -maxdepth 1 ! -name models -exec rm -rf {} +
 	ABSORB_HOME=$(CURDIR)/$(DEMO_HOME) $(VENV)/bin/absorb demo
 
+# axe-core (npm) for the browser tests' accessibility checks; skipped where npm is missing
+# (those tests then skip, except under CI=true).
+AXE := .cache-npm/node_modules/axe-core/axe.min.js
+$(AXE):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --prefix .cache-npm --no-audit --no-fund --no-save --silent axe-core@4; \
+	else echo "npm not found: accessibility checks will skip"; fi
+
 test: $(VENV)/.installed
+	@$(MAKE) --no-print-directory $(AXE) || true
 	$(PY) -m pytest -q
 
 test-local: $(VENV)/.installed-local
