@@ -84,6 +84,7 @@ def test_json_schema_response_format_is_refused_with_a_hint(server):
         pytest.skip("this llama-cpp-python accepts json_schema response formats now")
 
 
+@pytest.mark.timeout(900)  # model triage of a 270M model on two shared cores: minutes
 def test_refresh_of_a_tiny_topic_through_the_local_server(server, cli, tmp_path):
     from agent.models import Source, source_id_for
     from agent.runner import refresh_topic
