@@ -3,7 +3,6 @@ references) in the seed's layout; import of the seed and export round-trip them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from agent.markdown import export_page, parse_page
@@ -36,10 +35,8 @@ def test_seed_strip_and_bus_survive_import_and_export(tmp_path: Path):
     (tmp_path / "exported.md").write_text(exported)
     _ok(shell(f"absorb import {tmp_path / 'exported.md'} --topic again"))
     again = _ok(shell("absorb show again")).out
+    # (the article model's equality is checked in process below)
     assert again.split("\n## References", 1)[0] == exported.split("\n## References", 1)[0]
-    first = json.loads(_ok(shell("absorb show ai-infrastructure --json")).out)
-    second = json.loads(_ok(shell("absorb show again --json")).out)
-    assert first["sections"] == second["sections"] and first["summary"] == second["summary"]
 
 
 def test_export_and_parse_round_trip_in_process(seed_path):
