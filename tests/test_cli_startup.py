@@ -9,14 +9,15 @@ import sys
 
 import pytest
 
-HEAVY = ("langchain_openai", "langchain_core", "langgraph", "openai", "agent.citations", "agent.llm")
+HEAVY = ("langchain_openai", "langchain_core", "langgraph", "openai", "agent.llm",
+         "agent.citations.gate", "agent.citations.judge")
 PROBE = """
 import json, sys
 from agent.cli.main import run
 code = run(sys.argv[1:])
 print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.split('.')[0] in
       ("langchain_openai", "langchain_core", "langgraph", "openai", "sqlalchemy", "alembic")
-      or m in ("agent.citations", "agent.llm"))}))
+      or m in ("agent.llm", "agent.citations.gate", "agent.citations.judge"))}))
 """
 
 
