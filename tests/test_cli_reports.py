@@ -1,0 +1,56 @@
+"""What refresh, runs and the overnight batch report, read as a user reads them: feed failures
+per topic, no claim of a gather that did not happen, counts that say what they count."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent.fake_server import FakeOpenAIServer
+from tests.cli_world import Shell, seed_model, workdir
+
+TOPIC = "ai-infrastructure"
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    with FakeOpenAIServer() as server:
+        seed_model(server)
+        shell = Shell(tmp_path / "home", workdir(tmp_path), server)
+        assert shell(f"absorb import agent/demo/seed.md --topic {TOPIC}").code == 0
+        yield shell, server
+
+
+def test_runs_says_when_there_are_none(world):
+    shell, _ = world
+    ran = shell("absorb runs")
+    assert ran.code == 0 and ran.out == "" and "no runs yet" in ran.err, ran
+
+
+def test_no_gather_claims_no_gather_and_counts_say_what_they_count(world):
+    shell, _ = world
+    assert shell(f"absorb sources import agent/demo/seed.md --topic {TOPIC}").code == 0
+    ran = shell(f"absorb refresh {TOPIC} --no-gather")
+    assert ran.code == 0, ran
+    assert "gather_sources" not in ran.err, ran
+    edit_lines = [line for line in ran.out.splitlines() if line.strip()]
+    assert edit_lines and all("new sentences, " in line and "held back" in line
+                              for line in edit_lines), ran
+
+
+def test_the_overnight_report_names_a_feed_that_failed(world, tmp_path):
+    shell, _ = world
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "note.md").write_text("# Liquid cooling notes\n\nRacks above 100 kW need liquid "
+                                    "cooling, operators say.\n")
+    assert shell(f"absorb feeds add {TOPIC} {folder} --name inbox").code == 0
+    shutil.rmtree(folder)  # the folder feed is gone by the night it is pulled
+    night = shell("absorb refresh --all --json")
+    assert night.code in (0, 75), night
+    row = next(t for t in json.loads(night.out)["topics"] if t["topic"] == TOPIC)
+    assert row["feed_errors"] and "inbox" in row["feed_errors"][0], row
+    assert "inbox" in night.err, night  # and in the table on stderr
