@@ -23,7 +23,7 @@ BAD = [
     (f"absorb show {TOPIC} --rev", 2, "requires an argument"),
     (f"absorb show {TOPIC} --rev 0", 2, "revision numbers start at 1"),
     (f"absorb show {TOPIC} --rev 99", 2, "has no revision 99"),
-    (f"absorb show {TOPIC} --format xml", 2, "--format must be md, json or html"),
+    (f"absorb show {TOPIC} --format xml", 2, "--format must be md"),
     ("absorb show nope", 2, "unknown topic 'nope'"),
     ("absorb runs --topic nope", 2, "unknown topic 'nope'"),
     ("absorb review list --topic nope", 2, "unknown topic 'nope'"),
