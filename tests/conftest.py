@@ -103,3 +103,14 @@ def cli(capsys: pytest.CaptureFixture[str]):
         return CliResult(code, captured.out, captured.err)
 
     return invoke
+
+
+@pytest.fixture
+def seed_world(tmp_path: Path):
+    """A user's shell (tests/cli_world.Shell) against the fake model scripted for the seed."""
+    from agent.fake_server import FakeOpenAIServer
+    from tests.cli_world import Shell, seed_model, workdir
+
+    with FakeOpenAIServer() as server:
+        seed_model(server)
+        yield Shell(tmp_path / "home", workdir(tmp_path), server), server

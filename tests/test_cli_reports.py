@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
-from agent.fake_server import FakeOpenAIServer
-from tests.cli_world import Shell, seed_model, workdir
 
 TOPIC = "ai-infrastructure"
 
 
 @pytest.fixture
-def world(tmp_path: Path):
-    with FakeOpenAIServer() as server:
-        seed_model(server)
-        shell = Shell(tmp_path / "home", workdir(tmp_path), server)
-        assert shell(f"absorb import agent/demo/seed.md --topic {TOPIC}").code == 0
-        yield shell, server
+def world(seed_world):
+    shell, server = seed_world
+    assert shell(f"absorb import agent/demo/seed.md --topic {TOPIC}").code == 0
+    return shell, server
 
 
 def test_runs_says_when_there_are_none(world):

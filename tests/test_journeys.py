@@ -5,7 +5,6 @@ also meets a model that misbehaves the way real ones do."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -30,10 +29,8 @@ def _sections(markdown: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def world(tmp_path: Path):
-    with FakeOpenAIServer() as server:
-        seed_model(server)
-        yield Shell(tmp_path / "home", workdir(tmp_path), server), server
+def world(seed_world):
+    return seed_world
 
 
 def _ok(ran):

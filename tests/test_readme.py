@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -126,10 +125,8 @@ def walk(shell: Shell, bodies: list[str]) -> list[Ran]:
 
 
 @pytest.fixture
-def world(tmp_path: Path):
-    with FakeOpenAIServer() as server:
-        seed_model(server)
-        yield Shell(tmp_path / "home", workdir(tmp_path), server), server
+def world(seed_world):
+    return seed_world
 
 
 def test_the_tour_runs_as_written(world):
