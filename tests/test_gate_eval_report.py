@@ -62,3 +62,8 @@ def test_rules_are_chosen_under_the_false_reject_bound_and_scored_on_held_out_fo
     assert len(report.folds) == 3 and sum(f["cases"] for f in report.folds) == 15
     assert report.held_out["false_reject_rate"] == 0.0
     assert report.chosen_on_all == lenient
+    # the per-stage table counts every case once, under the rules of the fold holding it out
+    stages = report.stages
+    assert stages["wrong_source"]["caught"] + stages["lexical"]["caught"] >= 1
+    assert sum(row["false_rejects"] for row in stages.values()) == 0
+    assert report.metrics()["stages_held_out"] == stages

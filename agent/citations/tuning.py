@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from agent.citations.baseline import baseline_passes
 from agent.citations.checks import Screening, source_view
-from agent.citations.evaluate import EvalCase, binary_scores, sure_stages
+from agent.citations.evaluate import EvalCase, binary_scores, stage_table, sure_stages
 from agent.citations.gate import CitationGate, Claim
 from agent.citations.rules import GateRules
 
@@ -41,6 +41,15 @@ def passes(screening: Screening, rules: GateRules) -> bool:
                                  screening.number_hints) is None
 
 
+def stage_row(case: EvalCase, screening: Screening, rules: GateRules) -> tuple[bool, set[str], bool]:
+    """(should pass, stages sure of it, held back by the lexical rule) under `rules`."""
+    share = screening.local_share if screening.counted else 1.0
+    lexical_holds = rules.lexical_support(share, screening.missing_entities,
+                                          screening.weak_missing_entities,
+                                          screening.number_hints) is not None
+    return case.should_pass, sure_stages(screening, rules), lexical_holds
+
+
 def scores(items: Sequence[tuple[EvalCase, Screening]], rules: GateRules) -> tuple[float, float, float]:
     return binary_scores([(case.should_pass, passes(screening, rules)) for case, screening in items])
 
@@ -62,11 +71,12 @@ class FoldReport:
     held_out: dict[str, float] = field(default_factory=dict)
     baseline: dict[str, float] = field(default_factory=dict)
     in_sample: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, dict[str, int]] = field(default_factory=dict)
     chosen_on_all: GateRules | None = None
 
     def metrics(self) -> dict:
         return {"folds": self.folds, "held_out": self.held_out, "baseline_held_out": self.baseline,
-                "in_sample": self.in_sample,
+                "in_sample": self.in_sample, "stages_held_out": self.stages,
                 "rules_on_all": vars(self.chosen_on_all) if self.chosen_on_all else None}
 
 
@@ -78,7 +88,8 @@ def _mean(rows: Sequence[tuple[float, float, float]]) -> dict[str, float]:
 def cross_validate(cases: Sequence[EvalCase], folds: int = 5, seed: int = 17,
                    candidates: Sequence[GateRules] | None = None) -> FoldReport:
     """Tune on k-1 folds, score on the held-out one, for each fold; plus the baseline on
-    the same folds and the rules tuned on every case (in-sample, for comparison only)."""
+    the same folds, the per-stage table of the held-out cases, and the rules tuned on every
+    case (in-sample, for comparison only)."""
     gate = CitationGate()
     items = [(case, gate.screen(Claim(case.claim, case.citations), case.sources,
                                 context=case.context)) for case in cases]
@@ -91,11 +102,13 @@ def cross_validate(cases: Sequence[EvalCase], folds: int = 5, seed: int = 17,
     candidates = list(candidates or grid())
     report = FoldReport()
     held, base = [], []
+    rows: list[tuple[bool, set[str], bool]] = []
     for fold in range(folds):
         train = [items[i] for i in range(len(items)) if assignment[i] != fold]
         test = [items[i] for i in range(len(items)) if assignment[i] == fold]
         rules = choose(train, candidates)
         result = scores(test, rules)
+        rows += [stage_row(case, screening, rules) for case, screening in test]
         baseline = binary_scores([(case.should_pass, baseline_passes(
             case.claim, [source_view(case.sources[k]) for k in case.citations if k in case.sources]))
             for case, _ in test])
@@ -105,6 +118,8 @@ def cross_validate(cases: Sequence[EvalCase], folds: int = 5, seed: int = 17,
                              "balanced_accuracy": result[0], "false_accept_rate": result[1],
                              "false_reject_rate": result[2], "baseline_balanced_accuracy": baseline[0]})
     report.held_out, report.baseline = _mean(held), _mean(base)
+    # Every case is held out once: the table counts each under the rules of its own fold.
+    report.stages = stage_table(rows, "lexical")
     report.chosen_on_all = choose(items, candidates)
     report.in_sample = _mean([scores(items, report.chosen_on_all)])
     return report

@@ -55,14 +55,18 @@ def _print_report(report: Any, path: Path, usage: dict[str, Any] | None) -> None
     for name, row in report.categories.items():
         table.add_row(name, str(row["cases"]), f"{row['accuracy']:.1%}", f"{row['held_back']:.1%}")
     err.print(table)
-    stages = Table("stage", "false rejects", "unsupported caught", "caught alone")
-    for name, row in report.stages.items():
-        stages.add_row(name, str(row["false_rejects"]), str(row["caught"]), str(row["caught_alone"]))
-    err.print(stages)
+    _print_stages(report.stages)
     if usage is not None:
         err.print(f"judge: {usage['calls']} calls, {usage['input_tokens']} input + "
                   f"{usage['output_tokens']} output tokens, ${usage['cost_usd']:.4f}; per claim "
                   f"{usage['tokens_per_claim']:.0f} tokens, ${usage['cost_per_claim_usd']:.6f}")
+
+
+def _print_stages(rows: dict[str, dict[str, int]]) -> None:
+    stages = Table("stage", "false rejects", "unsupported caught", "caught alone")
+    for name, row in rows.items():
+        stages.add_row(name, str(row["false_rejects"]), str(row["caught"]), str(row["caught_alone"]))
+    err.print(stages)
 
 
 def _short(name: str) -> str:
@@ -81,6 +85,8 @@ def _print_folds(report: Any, path: Path) -> None:
     err.print(table)
     err.print("rules: wsg/wsl wrong-source global/local share, s support, bpn/bwn/bnh block "
               "partial names/weak names/number hints (see agent/citations/rules.py)")
+    err.print("per stage on the held-out folds (each case under the rules of its own fold):")
+    _print_stages(report.stages)
     held, base, inside = report.held_out, report.baseline, report.in_sample
     err.print(f"held-out mean: balanced accuracy {held['balanced_accuracy']:.1%}   false accepts "
               f"{held['false_accept_rate']:.1%}   false rejects {held['false_reject_rate']:.1%}")
