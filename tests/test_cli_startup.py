@@ -1,5 +1,6 @@
 """Commands that need no model start without importing the model stack: `--help`, `path`,
-`topics`, `show`, `history` and `review list` never load langchain, langgraph or the gate."""
+`topics`, `show`, `history` and `review list` never load langchain, langgraph or the gate, and a
+store already at the schema's head is opened without loading Alembic."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def test_no_model_stack_for_commands_that_need_no_model(env, args):
     assert probe["code"] == 0
     heavy = [m for m in probe["loaded"] if m.split(".")[0] in HEAVY or m in HEAVY]
     assert heavy == [], heavy
+    assert not [m for m in probe["loaded"] if m.startswith("alembic")]
 
 
 @pytest.mark.parametrize("args", [["--help"], ["path"], ["--version"]])

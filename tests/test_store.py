@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from agent.markdown import parse_page
 from agent.models import Article, Section, Sentence
 from agent.store import ConflictError, UnknownTopic, open_store
-from agent.store.db import current_revisions, head_revisions
+from agent.store.db import current_revisions, head_revisions, scanned_heads
 from agent.store.schema import metadata
 
 
@@ -26,6 +26,26 @@ def test_migrations_reach_head_and_match_schema(store):
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_heads_read_from_the_files_are_alembics_heads():
+    # The start-up shortcut must never disagree with Alembic about what "up to date" means.
+    assert set(scanned_heads()) == head_revisions()
+
+
+def test_a_store_behind_the_head_is_still_migrated(database_url):
+    from agent.store.db import make_engine, migrate
+
+    open_store(database_url).close()
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0003_nights'"))
+        conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES ('0002_page'), "
+                             "('0002_races'), ('0002_security'), ('0002_web')"))
+    assert current_revisions(engine) != head_revisions()
+    assert migrate(engine) is True
+    assert current_revisions(engine) == head_revisions()
+    engine.dispose()
 
 
 def test_reopen_does_not_migrate_again(database_url):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import typer
 from rich.text import Text
@@ -49,6 +48,8 @@ def refresh_all(*, concurrency: int, budget_tokens: int, review: str, judge: boo
         fail("--concurrency must be at least 1")
     if budget_tokens < 0:
         fail("--budget-tokens must be 0 (no limit) or more")
+    import asyncio  # here, not at the top: --help and `path` never load it
+
     settings = get_settings()
     options = BatchOptions(concurrency=concurrency, budget_tokens=budget_tokens or None,
                            review=review, judge=judge, gather=gather)
@@ -91,6 +92,7 @@ def worker(
         fail("--concurrency must be at least 1")
     settings = get_settings()
     try:
+        import asyncio  # here, not at the top: --help and `path` never load it
         reports = asyncio.run(run_worker(settings.database_url, settings, concurrency=concurrency,
                                          burst=burst))
     except QueueError as exc:

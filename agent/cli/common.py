@@ -10,11 +10,25 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
 
-# markup is off: titles and messages carry untrusted text that must never be read as style tags.
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+class _StderrConsole:
+    """rich's Console for stderr, made on first use: loading rich costs every command about
+    20 ms of start-up, and most print nothing to stderr. Markup is off: titles and messages
+    carry untrusted text that must never be read as style tags."""
+
+    def __init__(self) -> None:
+        self._console = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+        return getattr(self._console, name)
+
+
+err = _StderrConsole()
 
 
 class UserError(Exception):
@@ -32,7 +46,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def emit_json(data: Any) -> None:
     """Data goes to stdout, always valid JSON, one document."""
     def default(obj: Any) -> Any:
-        if isinstance(obj, BaseModel):
+        if hasattr(obj, "model_dump"):  # a pydantic model
             return obj.model_dump(mode="json")
         if hasattr(obj, "isoformat"):
             return obj.isoformat()

@@ -9,7 +9,6 @@ inserts them verbatim, and their quotes are verified in code.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from contextlib import ExitStack
 from importlib import resources
@@ -112,6 +111,7 @@ def refresh_with_model(topic: str) -> tuple[int | None, str]:
 
         started = time.perf_counter()
         with Progress(say, planned, settings.timeout if settings.section_timeouts else None) as progress:
+            import asyncio  # here, not at the top: --help and `path` never load it
             result = asyncio.run(refresh_topic(store, topic, review="manual", settings=settings,
                                                gather=False, judge=judge, progress=progress.step))
         elapsed = time.perf_counter() - started

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import sys
 from pathlib import Path
@@ -145,6 +144,7 @@ def approve(proposal_id: int = typer.Argument(..., metavar="ID"),
         try:
             proposal = store.proposals.get(proposal_id)
             ticked = parse_includes(proposal, include, edit[0] if len(edit) == 1 else None)
+            import asyncio  # here, not at the top: --help and `path` never load it
             result, choices = asyncio.run(approve_edits(
                 store, proposal_id, edit or None, actor=editor_actor(), comment=comment,
                 include=ticked, include_unverified=include_unverified))
@@ -163,6 +163,7 @@ def reject(proposal_id: int = typer.Argument(..., metavar="ID"),
 
     with store_session() as store:
         try:
+            import asyncio  # here, not at the top: --help and `path` never load it
             result = asyncio.run(reject_edits(store, proposal_id, edit or None, actor=editor_actor(),
                                               comment=comment))
         except _review_errors() as exc:

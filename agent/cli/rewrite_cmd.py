@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import typer
 from rich.text import Text
@@ -42,6 +41,7 @@ def rewrite(
                 status.update(f"rewriting {found.heading}: {step}")
                 err.print(Text.assemble(("  ✓ ", "green"), step))
 
+            import asyncio  # here, not at the top: --help and `path` never load it
             result = asyncio.run(rewrite_section(store, topic, found.id, instructions=instructions,
                                                  with_new=with_new, review=review,
                                                  judge=judge == "llm", progress=progress))
