@@ -97,6 +97,15 @@ def test_sentence_initial_words_are_not_names(claim: str) -> None:
     assert "entities" not in sure_stages(claim, text)
 
 
+@pytest.mark.parametrize("claim, name", [
+    ("Using the LHC, physicists measured the mass.", "LHC"),
+    ("Following the Treaty of Kiel, Norway passed to Sweden.", "Treaty of Kiel"),
+])
+def test_a_verb_opening_the_clause_is_not_part_of_the_name_after_it(claim: str, name: str) -> None:
+    assert name in extract_entities(claim)
+    assert not any(found.split()[0].lower() in ("using", "following") for found in extract_entities(claim))
+
+
 def test_sentence_initial_word_is_a_name_when_the_source_writes_it_mid_sentence() -> None:
     text = "Shares of Orvane rose after Orvane said it had raised $5 million."
     sources = {"s1": Source(id="s1", text=text)}
@@ -156,6 +165,53 @@ def test_a_spelled_number_the_source_implies_is_only_a_hint() -> None:
     findings = number_findings("the other two applicants were Lisa Hardwick and Ben Lipman",
                                ["Lisa Hardwick and Ben Lipman also applied."])
     assert [(f.text, f.sure) for f in findings] == [("two", False)]
+
+
+def test_a_count_of_the_same_noun_must_agree_even_if_the_number_is_elsewhere() -> None:
+    text = "The choir gave seven winter concerts. Entry was free for pupils under 11."
+    assert [f.text for f in number_findings("The choir gave eleven winter concerts.", [text])
+            if f.sure] == ["eleven"]
+    assert [f.text for f in number_findings("The choir gave 11 winter concerts.", [text])
+            if f.sure] == ["11"]
+    assert number_findings("Pupils under eleven got in free; there were seven winter concerts.",
+                           [text]) == []
+
+
+def test_the_year_of_a_date_the_source_gives_without_one_is_only_a_hint() -> None:
+    dated = "Posted 3 November 2022. The ferry line will reopen in April, the port said."
+    findings = number_findings("The ferry line reopened in April 2023.", [dated])
+    assert [(f.text, f.sure) for f in findings] == [("2023", False)]
+    # two years off the page's own dates is no inference; a dated source's year is checked
+    assert all(f.sure for f in number_findings("The ferry line reopened in April 2025.", [dated]))
+    assert all(f.sure for f in number_findings("It reopened on 4 April 2022.",
+                                               ["It reopened on 4 April 2023, in April as planned."]))
+    undated = "The ferry line will reopen in April, the port said."
+    assert all(f.sure for f in number_findings("The ferry line reopened in April 2023.", [undated]))
+
+
+# --- a name the source writes with another word --------------------------------------------
+
+@pytest.mark.parametrize("claim, other", [
+    ("She studied at the University of Leeds.", "University of York"),
+    ("The Duchess of Fife opened the bridge.", "Countess of Fife"),
+    ("He won the Western Cup twice.", "Eastern Cup"),
+    ("The ship was built for Captain Halloran.", "Captain Moreau"),
+])
+def test_a_name_the_source_writes_with_another_word_is_sure(claim: str, other: str) -> None:
+    text = ("After school she went to the University of York. The Countess of Fife opened the "
+            "bridge in 1890. He won the Eastern Cup twice. The ship was built for Captain Moreau.")
+    sources = {"s1": Source(id="s1", text=text)}
+    result = screen(claim, ["s1"], sources, sources)
+    assert "entities" in result.sure and other in result.sure["entities"].reason
+
+
+@pytest.mark.parametrize("claim", [
+    "The Democratic Party met in Denver.",       # the source's name is longer: another kind
+    "The Eastern Cup Final drew a record crowd.",  # a word of the name merely missing
+])
+def test_a_longer_name_or_a_missing_word_is_not_a_swap(claim: str) -> None:
+    text = "The Democratic National Committee met in Denver. The Eastern Cup drew a record crowd."
+    assert "entities" not in sure_stages(claim, text)
 
 
 # --- negation stated with other words ------------------------------------------------------

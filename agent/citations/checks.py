@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.citations.context import ArticleContext
-from agent.citations.entities import extract_entities_marked, name_status, ordinary_opener
+from agent.citations.entities import (extract_entities_marked, name_status, ordinary_opener,
+                                      swapped_form)
 from agent.citations.negation import negation_mismatch, sure_negation_mismatch
 from agent.citations.numbers import missing_quantities, number_findings
 from agent.citations.rules import DEFAULT_RULES, GateRules
@@ -97,6 +98,7 @@ def _screen_names(screening: Screening, text: str, joined: str,
     """Sort the sentence's names; return the reason when a name is surely absent."""
     background = context.text if context is not None else ""
     absent: list[str] = []
+    swaps: list[str] = []
     for name, strong in extract_entities_marked(text):
         if not strong:
             if ordinary_opener(name) or _lower_in_text(name, joined):
@@ -109,13 +111,22 @@ def _screen_names(screening: Screening, text: str, joined: str,
             screening.established.append(name)
         elif not strong:
             screening.weak_missing_entities.append(name)
+        elif (other := swapped_form(name, joined)) is not None:
+            absent.append(name)
+            swaps.append(f"{name} (the cited text names {other})")
         elif status == "partial":
             screening.missing_entities.append(name)
         else:
             absent.append(name)
     screening.missing_entities = absent + screening.missing_entities
-    return ("names not in any cited source (in no normalised or alias form; a name with most or "
-            "its rarest words missing counts as missing): " + ", ".join(absent)) if absent else None
+    plain = [name for name in absent if not any(swap.startswith(f"{name} (") for swap in swaps)]
+    reasons = []
+    if plain:
+        reasons.append("names not in any cited source (in no normalised or alias form; a name "
+                       "with most or its rarest words missing counts as missing): " + ", ".join(plain))
+    if swaps:
+        reasons.append("names the cited text writes with another word: " + ", ".join(swaps))
+    return "; ".join(reasons) or None
 
 
 def _claim_words(text: str, established: list[str]) -> frozenset[str]:

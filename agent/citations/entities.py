@@ -20,7 +20,7 @@ from agent.citations.negation import NEGATION_CUES, negation_cues, negation_mism
 from agent.citations.text import STOPWORDS, TOKEN_RE, stem
 
 __all__ = ["NEGATION_CUES", "entity_in_text", "extract_entities", "extract_entities_marked",
-           "name_status", "negation_cues", "negation_mismatch", "ordinary_opener"]
+           "name_status", "negation_cues", "negation_mismatch", "ordinary_opener", "swapped_form"]
 
 _WORD = re.compile(r"(?:[^\W\d_]\.){2,}|[^\W_][\w&.'’-]*[^\W_]|[^\W_]|&")
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9&.]+s?$")
@@ -85,6 +85,11 @@ def ordinary_opener(word: str) -> bool:
         len(lower) > 4 and lower.endswith(("ing", "ed", "ly")))
 
 
+def _participle(word: str) -> bool:
+    lower = word.lower()
+    return len(lower) > 4 and lower.endswith(("ing", "ed")) and lower.isalpha()
+
+
 def extract_entities(sentence: str) -> list[str]:
     """Names in a sentence (strong and weak), in order of first appearance."""
     return [name for name, _ in extract_entities_marked(sentence)]
@@ -106,6 +111,14 @@ def extract_entities_marked(sentence: str) -> list[tuple[str, bool]]:
             run.pop(0)  # "The Bronx" is looked up as "Bronx" anyway
         while run and run[0].lower() in _OPENERS and len(run) > 1 and run_at_start:
             run.pop(0)  # "After Google ..." names Google; "New York City" keeps "New"
+            run_at_start = False
+            while len(run) > 1 and run[0].islower() and run[0] in _CONNECTORS:
+                run.pop(0)  # "Following the Treaty of Paris" names "Treaty of Paris"
+        if (run_at_start and len(run) > 2 and run[1].lower() in _CONNECTORS
+                and _participle(run[0])):
+            run.pop(0)  # "Using the JWST, ...": a verb opens the clause, the name follows
+            while run and run[0].lower() in _CONNECTORS:
+                run.pop(0)
             run_at_start = False
         if run:
             strong = not run_at_start or len(run) > 1 or _special(run[0])
@@ -229,6 +242,41 @@ def name_status(entity: str, text: str) -> str:
         return "absent"
     rare = [w for w in missing if len(w) >= 3 and w.isalpha() and not common_word(w)]
     return "absent" if rare else "partial"
+
+
+_NAME_WORD = r"[A-Z][\w'’-]*"
+
+
+def swapped_form(entity: str, text: str) -> str | None:
+    """The name the text writes in place of `entity` when the two differ in one capitalised
+    word that the text lacks: "University of Edinburgh" for "University of Glasgow", "Earl
+    of Wessex" for "Duke of Wessex", "Northern Open" for "Southern Open". The text's name
+    must be whole (no capitalised word right before or after it), so "Democratic National
+    Committee" is no other form of "Democratic Party". That the text names a different one
+    of the same kind is sure; a word merely missing is not."""
+    words = entity.split()
+    if len(words) < 2 or len(words) > 6:
+        return None
+    stems, _, lowered = _source_profile(text)
+    for slot, word in enumerate(words):
+        if not _is_capitalised(word) or word.lower() in _CONNECTORS or _word_in_text(word, stems, lowered):
+            continue
+        parts = [f"({_NAME_WORD})" if n == slot else "(?i:" + re.escape(w) + ")"
+                 for n, w in enumerate(words)]
+        pattern = re.compile(r"(?<![\w'’-])" + r"\s+".join(parts) + r"(?![\w'’-])")
+        for match in pattern.finditer(text):
+            other = match.group(1)
+            if fold_word(other) == fold_word(word) or other.lower() in STOPWORDS or \
+                    other.lower() in _NOT_NAMES or other.lower() in _OPENERS:
+                continue
+            before, after = text[max(0, match.start() - 40) : match.start()], text[match.end() : match.end() + 40]
+            previous = re.search(r"(" + _NAME_WORD + r")\s+$", before)
+            if previous and previous.group(1).lower() not in STOPWORDS | _OPENERS:
+                continue  # part of a longer name
+            if re.match(r"\s+(?:(?:of|for|de|and|&)\s+)?" + _NAME_WORD, after):
+                continue
+            return match.group(0)
+    return None
 
 
 def entity_in_text(entity: str, text: str) -> bool:

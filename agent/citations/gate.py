@@ -25,7 +25,7 @@ from agent.models import Source, Verdict
 from agent.settings import Settings
 
 # Bumped whenever a deterministic stage changes, so cached verdicts of older rules expire.
-DETERMINISTIC_VERSION = "deterministic-2"
+DETERMINISTIC_VERSION = "deterministic-3"
 MAX_CONCURRENT_CALLS = 4
 
 

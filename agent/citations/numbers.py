@@ -279,17 +279,49 @@ def _noun_counts_differ(sentence: str, quantity: Quantity, texts: list[str]) -> 
     return len(counts) == 1 and not any(quantity.matches(Quantity("", value)) for value in counts)
 
 
+def _year(quantity: Quantity) -> int | None:
+    if quantity.date is not None:
+        return quantity.date[0]
+    value = quantity.value
+    return int(value) if not quantity.kind and value.is_integer() and 1000 <= value <= 2100 else None
+
+
+def _inferred_year(index: int, quantities: tuple[Quantity, ...], available: list[Quantity]) -> bool:
+    """The year of a date the evidence states without its year ("set to begin in June 2019"
+    beside a page dated December 2018 that says "the first planned for June"), within a year
+    of a year the evidence states: the writer worked it out from the page's own dates, so
+    it is a hint for the judge, not a sure failure. A changed year of a dated source ("14
+    June 2018" for "14 June 2019") still is one."""
+    year = quantities[index]
+    if year.date is not None or _year(year) is None:
+        return False
+    dates = [q for q in quantities if q.date is not None and q.date[0] == int(year.value)
+             and (q.start, q.end) == (year.start, year.end)]
+    yearless = [q for q in available if q.date is not None and q.date[0] is None]
+    if not dates or not any(dates[0].matches(other) for other in yearless):
+        return False
+    stated = {found for found in map(_year, available) if found is not None}
+    return any(abs(found - int(year.value)) <= 1 for found in stated)
+
+
 def number_findings(sentence: str, evidence_texts: list[str]) -> list[NumberFinding]:
     """The sentence's quantities that no evidence text states, after normalisation.
 
     Sure: a quantity written in digits (a changed number, date or amount), or a number
     written as a word where the evidence counts the same noun with another number. Not
     sure (a hint for the judge): a spelled-out number or month that the evidence may state
-    another way ("the other two applicants" after naming two). A parenthesised conversion
+    another way ("the other two applicants" after naming two), and the year of a date the
+    evidence states without one, next to a year it does state (`_inferred_year`). A parenthesised conversion
     ("10 kg (22 lb)") is not required when the quantity it converts is stated."""
     available = [q for text in evidence_texts for q in extract_quantities(text)]
     quantities = extract_quantities(sentence)
     stated = [any(q.matches(other) for other in available) for q in quantities]
+    for index, quantity in enumerate(quantities):
+        # "twelve summer concerts" is not stated by "under 12" when the evidence counts the
+        # concerts as nine: a count of the same noun is the one that must agree.
+        if stated[index] and not quantity.kind and quantity.date is None and _year(quantity) is None \
+                and _noun_counts_differ(sentence, quantity, evidence_texts):
+            stated[index] = False
     derived = _conversions(quantities, sentence)
     for index, primary in derived.items():  # a quantity and its conversion stand or fall together
         stated[index] = stated[primary] = stated[index] or stated[primary]
@@ -297,7 +329,10 @@ def number_findings(sentence: str, evidence_texts: list[str]) -> list[NumberFind
     for index, quantity in enumerate(quantities):
         if stated[index]:
             continue
-        sure = not quantity.spelled or _noun_counts_differ(sentence, quantity, evidence_texts)
+        if quantity.spelled:
+            sure = _noun_counts_differ(sentence, quantity, evidence_texts)
+        else:
+            sure = not _inferred_year(index, quantities, available)
         previous = findings.get(quantity.text)
         findings[quantity.text] = NumberFinding(quantity.text, sure or bool(previous and previous.sure))
     return list(findings.values())
