@@ -118,6 +118,7 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     held = held_for_sections(store, state["topic"], [t.section_id for t in tasks])
     for task in tasks:
         task.source_ids += [i for i in held.get(task.section_id, []) if i not in task.source_ids]
+    ctx.gate.batch(t.section_id for t in tasks)  # the sections' judge calls are packed together
     return {"tasks": [{"topic": state["topic"], "base_revision_id": state["base_revision_id"],
                        "section_id": t.section_id, "heading": t.heading,
                        "new_section": t.new_section, "source_ids": t.source_ids,

@@ -109,7 +109,9 @@ async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> di
         if ctx.settings.draft_mode == "extract" and state.get("mode") != "rewrite":
             verdicts = verify_extracts(claims, sources, candidates)  # quotes checked in code
         else:
-            verdicts = await ctx.gate.acheck(claims, sources, candidates, context=context)
+            # Through the run's batcher: judge calls packed with the other sections' claims.
+            verdicts = await ctx.gate.batch().acheck(state["section_id"], claims, sources,
+                                                     candidates, context)
     except LLMError as exc:
         if not _section_local(exc, ctx):
             raise
@@ -172,6 +174,7 @@ def route_after_revise(state: SectionState) -> Literal["check_section", "finaliz
 
 def finalize_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
     ctx = runtime.context
+    ctx.gate.batch().leave(state["section_id"])  # the other sections' judge calls need not wait
     if state.get("failure"):
         return {"edits": [], "section_failures": [state["failure"]]}
     _, section = _base(state, ctx)

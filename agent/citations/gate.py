@@ -5,15 +5,18 @@ sources; quotes verified in code, verdicts cached.
 `check`/`acheck` take the claims of one section; `check_many`/`acheck_many` take
 `ClaimGroup`s from several sections of a run and pack their claims into judge calls across
 the groups (claims citing the same sources share a call whichever section they come from).
+Sections that run concurrently submit to the gate's per-run `batch()` instead
+(agent/citations/batcher.py), which packs what they submit at about the same time.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.citations.batcher import JudgeBatcher
 from agent.citations.cache import VerdictCache, source_hash, verdict_cache_key
 from agent.citations.checks import Screening, screen
 from agent.citations.context import ArticleContext
@@ -69,6 +72,7 @@ class CitationGate:
                            settings=settings) if judge_model is not None else None
         self.cache = cache
         self.rules = rules or DEFAULT_RULES
+        self._batcher: JudgeBatcher | None = None
 
     @property
     def version(self) -> str:
@@ -153,22 +157,47 @@ class CitationGate:
                 self._finish(verdicts, items, self.judge.judge(requests, sources))
         return [[v for v in row if v is not None] for row in verdicts]
 
+    async def _ajudge(self, verdicts: list[list[Verdict | None]],
+                      pending: list[_Pending]) -> dict[int, BaseException]:
+        """Judge the pending claims, calls running concurrently, verdicts written in place.
+        Returns, per group index, the error of a failed call that held one of its claims
+        (the other groups' verdicts are complete)."""
+        if self.judge is None or not pending:
+            return {}
+        judge = self.judge
+        limit = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
+
+        async def run(requests: list[JudgeRequest], sources: Mapping[str, Source]) -> dict[str, ClaimJudgement]:
+            async with limit:
+                return await judge.ajudge(requests, sources)
+
+        batches = self._batches(pending)
+        results = await asyncio.gather(*(run(requests, sources) for requests, _, sources in batches),
+                                       return_exceptions=True)
+        failed: dict[int, BaseException] = {}
+        for (_, items, _), result in zip(batches, results, strict=True):
+            if isinstance(result, BaseException):
+                for item in items:
+                    failed.setdefault(item.group, result)
+            else:
+                self._finish(verdicts, items, result)
+        return failed
+
     async def acheck_many(self, groups: Sequence[ClaimGroup]) -> list[list[Verdict]]:
         """As `check_many`, with judge calls running concurrently through `ainvoke`."""
         verdicts, pending = self._prepare(groups)
-        if self.judge is not None and pending:
-            judge = self.judge
-            limit = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
-
-            async def run(requests: list[JudgeRequest], sources: Mapping[str, Source]) -> dict[str, ClaimJudgement]:
-                async with limit:
-                    return await judge.ajudge(requests, sources)
-
-            batches = self._batches(pending)
-            results = await asyncio.gather(*(run(requests, sources) for requests, _, sources in batches))
-            for (_, items, _), judgements in zip(batches, results, strict=True):
-                self._finish(verdicts, items, judgements)
+        failed = await self._ajudge(verdicts, pending)
+        if failed:
+            raise next(iter(failed.values()))
         return [[v for v in row if v is not None] for row in verdicts]
+
+    def batch(self, members: Iterable[str] = ()) -> JudgeBatcher:
+        """This gate's per-run batcher (made on first use), with `members` joined: the
+        sections of a run submit to it so that their judge calls are packed across them."""
+        if self._batcher is None:
+            self._batcher = JudgeBatcher(self)
+        self._batcher.join(*members)
+        return self._batcher
 
     def check(self, claims: list[Claim], sources: Mapping[str, Source],
               candidates: Mapping[str, Source] | None = None,
