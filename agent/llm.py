@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -82,6 +84,42 @@ def build_chat_model(role: str, settings: Settings | None = None) -> BaseChatMod
                                                          verify=_tls_context()),
         **extra,
     )
+
+
+# The structured-output runnables built so far: per model (by identity; chat models are
+# pydantic objects, unhashable), per schema and method, least recently used first.
+# `with_structured_output` converts the schema to JSON Schema and builds a chain of five
+# runnables, about 3 ms of CPU, once per call before this cache. A runnable refers to its
+# model, so entries keep their model alive: both levels are bounded (a process has a few
+# models, tests make many; a schema built per call would otherwise grow it without end).
+_RUNNABLES: OrderedDict[int, tuple[BaseChatModel, OrderedDict]] = OrderedDict()
+_RUNNABLES_LOCK = threading.Lock()
+MODELS_CACHED, RUNNABLES_PER_MODEL = 8, 64
+
+
+def structured_runnable(model: BaseChatModel, schema: type[BaseModel], method: str) -> Runnable:
+    """`model.with_structured_output(schema, method=method, include_raw=True)`, built once per
+    model, schema and method. The runnable holds no per-call state (a call's messages and
+    config are arguments of `ainvoke`), so concurrent calls share it."""
+    key = (schema, method)
+    with _RUNNABLES_LOCK:
+        entry = _RUNNABLES.get(id(model))
+        if entry is not None and entry[0] is model and key in entry[1]:
+            _RUNNABLES.move_to_end(id(model))
+            entry[1].move_to_end(key)
+            return entry[1][key]
+    runnable = model.with_structured_output(schema, method=method, include_raw=True)
+    with _RUNNABLES_LOCK:
+        entry = _RUNNABLES.get(id(model))
+        if entry is None or entry[0] is not model:
+            entry = _RUNNABLES[id(model)] = (model, OrderedDict())
+        _RUNNABLES.move_to_end(id(model))
+        entry[1][key] = runnable
+        while len(entry[1]) > RUNNABLES_PER_MODEL:
+            entry[1].popitem(last=False)
+        while len(_RUNNABLES) > MODELS_CACHED:
+            _RUNNABLES.popitem(last=False)
+    return runnable
 
 
 async def call_structured(model: BaseChatModel, schema: type[Schema],
@@ -153,8 +191,7 @@ class _StructuredCall:
 
     def runnable(self, method: str | None) -> Runnable:
         self.method = method or self.settings.structured_method
-        return self.model.with_structured_output(self.schema, method=self.method,
-                                                 include_raw=True)
+        return structured_runnable(self.model, self.schema, self.method)
 
     def retry_policy(self) -> dict[str, Any]:
         settings = self.settings

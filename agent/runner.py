@@ -162,13 +162,17 @@ def make_context(store: Store, run: Run, models: Models, settings: Settings, *, 
 
 
 def _graph(kind: str):
+    """The kind's graph, compiled once per process (at import of its module; building and
+    compiling cost ~15 ms of CPU, once per run before). A run lends it its saver with
+    `copy(update={"checkpointer": ...})`, a shallow copy of some 30 µs: the compiled graph
+    itself holds no run state, its runs get theirs from the config and the context."""
     if kind == "rewrite":
-        from graphs.rewrite import build_rewrite_graph
+        from graphs.rewrite import graph
 
-        return build_rewrite_graph()
-    from graphs.refresh import build_refresh_graph
+        return graph
+    from graphs.refresh import graph
 
-    return build_refresh_graph()
+    return graph
 
 
 def _report_progress(progress: Callable[[str], None], namespace: tuple, update: dict) -> None:
@@ -198,7 +202,7 @@ async def execute(store: Store, run: Run, models: Models, *, graph_input: dict |
     store.runs.update(run.id, status=RunStatus.running, error_category=None, error=None)
     try:
         async with checkpointer(store) as saver:
-            compiled = _graph(run.kind).compile(checkpointer=saver)
+            compiled = _graph(run.kind).copy(update={"checkpointer": saver})
             if graph_input is None:
                 snapshot = await compiled.aget_state(config)
                 if not snapshot.values:  # crashed before the first checkpoint: start over

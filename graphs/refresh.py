@@ -72,7 +72,7 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     ctx = runtime.context
     store = ctx.store
     topic = store.topics.get(state["topic"])
-    article = store.revisions.get(state["base_revision_id"]).article
+    article = ctx.base_article(state["base_revision_id"])
     found = store.sources.get_many(state["source_ids"])
     sources = [found[i] for i in state["source_ids"] if i in found]
 
@@ -134,7 +134,7 @@ def route_to_sections(state: RefreshState) -> list[Send] | Literal["assemble_pro
 def assemble_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
     ctx = runtime.context
     store = ctx.store
-    article = store.revisions.get(state["base_revision_id"]).article
+    article = ctx.base_article(state["base_revision_id"])
     edits, duplicates = keep_once([Edit.model_validate(e) for e in state.get("edits", [])], article)
     edits.sort(key=lambda e: e.id)
     # Only a refresh settles its sources; a rewrite merely re-reads the ones it cites, and a

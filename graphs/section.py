@@ -36,7 +36,7 @@ def _section_local(exc: LLMError, ctx: RunContext) -> bool:
 
 
 def _base(state: SectionState, ctx: RunContext) -> tuple[Article, Section | None]:
-    article = ctx.store.revisions.get(state["base_revision_id"]).article
+    article = ctx.base_article(state["base_revision_id"])
     return article, article.section(state["section_id"]) if not state.get("new_section") else None
 
 
@@ -57,7 +57,7 @@ async def _ask(ctx: RunContext, state: SectionState, node: str, messages, prompt
     if ctx.draft_model is None:
         raise LLMNotConfigured()
     sources = ctx.store.sources.get_many(state.get("source_ids", []))
-    old = ctx.store.revisions.get(state["base_revision_id"]).article.section(state["section_id"])
+    old = ctx.base_article(state["base_revision_id"]).section(state["section_id"])
     kept = [c for s in (old.sentences() if old else []) for c in s.citations]
     schema = draft_schema(list(dict.fromkeys([*sources, *kept])))
     return await call_structured(

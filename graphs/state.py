@@ -14,6 +14,7 @@ from langchain_core.language_models import BaseChatModel
 
 from agent.citations import CitationGate
 from agent.llm_usage import CallRecorder, TokenBudget
+from agent.models import Article
 from agent.settings import Settings
 from agent.store import Store
 
@@ -44,6 +45,17 @@ class RunContext:
     """Pull the topic's registered feeds first."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Mode-specific options (rewrite: instructions, section, with_new)."""
+    _articles: dict[int, Article] = field(default_factory=dict, repr=False)
+
+    def base_article(self, revision_id: int) -> Article:
+        """The article of a revision, read from the store once per run instead of in every
+        node. Revisions are append-only, never changed once written (the topic's pointer
+        moves by compare-and-swap at merge, which reads the current revision itself), so
+        the copy cannot go stale. Nodes only read it."""
+        article = self._articles.get(revision_id)
+        if article is None:
+            article = self._articles[revision_id] = self.store.revisions.get(revision_id).article
+        return article
 
 
 class SectionTaskState(TypedDict, total=False):

@@ -18,6 +18,20 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+# The batch under cProfile counting CPU time (its default clock counts waiting too).
+PROFILED = """import cProfile, sys, time
+out = sys.argv.pop(1)
+sys.argv[0] = "absorb"
+profiler = cProfile.Profile(time.process_time)
+try:
+    from agent.cli.main import main
+    profiler.runcall(main)
+except SystemExit:
+    pass
+finally:
+    profiler.dump_stats(out)
+"""
+
 SECTION_NAMES = ["Cooling", "Training", "Networking", "Power", "Storage"]
 
 
@@ -59,6 +73,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument("--profile", default=None, metavar="FILE",
+                        help="run the batch under cProfile, stats written to FILE")
     args = parser.parse_args()
 
     from agent.fake_server import FakeOpenAIServer
@@ -78,7 +94,8 @@ def main() -> None:
                "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench",
                "ABSORB_REQUESTS_PER_SECOND": "0"}
         started = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-m", "agent.cli.main", "refresh", "--all",
+        command = ["-c", PROFILED, args.profile] if args.profile else ["-m", "agent.cli.main"]
+        child = subprocess.Popen([sys.executable, *command, "refresh", "--all",
                                   "--no-gather", "--concurrency", str(args.concurrency), "--json"],
                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                  text=True)

@@ -282,3 +282,20 @@ def test_a_second_event_loop_gets_a_working_client(monkeypatch):
                                                  messages, node="triage"))
             assert answer.decisions == []
         assert server.request_count == 2
+
+
+def test_structured_runnables_are_built_once_per_model_schema_and_method(server):
+    from agent.llm import RUNNABLES_PER_MODEL, structured_runnable
+
+    model, other = build_chat_model("draft"), build_chat_model("draft")
+    first = structured_runnable(model, Summary, "json_schema")
+    assert structured_runnable(model, Summary, "json_schema") is first
+    assert structured_runnable(model, Summary, "function_calling") is not first
+    assert structured_runnable(other, Summary, "json_schema") is not first
+    # Schemas made per call (ids as enums) must not grow the cache without end.
+    made = [type(f"Made{i}", (Summary,), {}) for i in range(RUNNABLES_PER_MODEL + 1)]
+    for schema in made:
+        structured_runnable(model, schema, "json_schema")
+    assert structured_runnable(model, made[-1], "json_schema") is structured_runnable(
+        model, made[-1], "json_schema")
+    assert structured_runnable(model, Summary, "json_schema") is not first  # evicted, rebuilt
