@@ -47,9 +47,11 @@ $(AXE):
 	  npm install --prefix .cache-npm --no-audit --no-fund --no-save --silent axe-core@4; \
 	else echo "npm not found: accessibility checks will skip"; fi
 
+# One pytest worker per core (at most 4): most tests wait on subprocesses of `absorb` and on fake
+# servers; one worker took about 16 minutes on CI's 2 cores, over the suite's 15-minute limit.
 test: $(VENV)/.installed
 	@$(MAKE) --no-print-directory $(AXE) || true
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses=4
 
 test-local: $(VENV)/.installed-local
 	$(PY) -m pytest -q -m slow
