@@ -158,7 +158,9 @@ class RunBudget(TokenBudget):
         except RuntimeError:  # sync calls run in worker threads
             return threading.get_ident()
 
-    def check(self, node: str | None = None) -> None:
+    def check(self, node: str | None = None, needed: int = 0) -> None:
+        # Each call reserves the night's per-call ceiling (from recorded history), which
+        # stands in for the prompt's own estimate `needed` here.
         with self._lock:
             # A caller's earlier attempt that got no answer (error, timeout) is over by now.
             self._in_flight.pop(self._caller(), None)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 
 from langchain_core.messages import BaseMessage
-from typing import Literal
-
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from agent.models import Article, DroppedSentence, Edit, Section, Sentence, Source, Verdict
@@ -38,18 +36,18 @@ class SectionDraft(BaseModel):
     rationale: str = Field("", description="What changed and why, in one or two sentences.")
 
 
-def draft_schema(citable: list[str]) -> type[SectionDraft]:
-    """SectionDraft whose citations can only be ids the prompt shows: constrained decoding
-    then cannot cite a made-up source (small models otherwise cite headings or prose)."""
-    if not citable:
-        return SectionDraft
-    ids = Literal[tuple(citable)]  # type: ignore[valid-type]
-    sentence = create_model("DraftSentence", __base__=DraftSentence, citations=(
-        list[ids], Field(description="Ids of the sources that state this sentence.")))
-    paragraph = create_model("DraftParagraph", __base__=DraftParagraph,
-                             sentences=(list[sentence], ...))
-    return create_model("SectionDraft", __base__=SectionDraft, paragraphs=(
-        list[paragraph], Field(description="The whole section after the update.")))
+def citable_ids(source_ids: list[str], section: Section | None) -> list[str]:
+    """Ids a draft of this section may cite: its task's sources and what the section cites now.
+
+    `SectionDraft` takes citations as plain strings, one schema for every call (so a
+    provider can cache the request's prefix); the prompt lists these ids in its per-call
+    part and `to_paragraphs` drops any other id the model writes."""
+    kept = [c for s in (section.sentences() if section else []) for c in s.citations]
+    return list(dict.fromkeys([*source_ids, *kept]))
+
+
+def citable_line(ids: list[str]) -> str:
+    return ", ".join(ids) if ids else "(none)"
 
 
 def render_section(paragraphs: list[list[Sentence]]) -> str:
@@ -66,7 +64,8 @@ def draft_messages(article: Article, heading: str, section: Section | None,
     return load_prompt(prompt).render(
         topic_title=article.title, section_outline=section_outline(article),
         section_heading=heading, section_text=render_section(section.paragraphs if section else []),
-        sources=source_block(sources, DRAFT_SOURCE_CHARS))
+        sources=source_block(sources, DRAFT_SOURCE_CHARS),
+        citable=citable_line(citable_ids([s.id for s in sources], section)))
 
 
 def revise_messages(article: Article, heading: str, failures: list[tuple[Sentence, Verdict]],
@@ -77,7 +76,8 @@ def revise_messages(article: Article, heading: str, failures: list[tuple[Sentenc
                        f"{v.reason}" for s, v in failures)
     return load_prompt("revise_section").render(
         topic_title=article.title, section_heading=heading, failures=listed,
-        sources=source_block(sources, DRAFT_SOURCE_CHARS))
+        sources=source_block(sources, DRAFT_SOURCE_CHARS),
+        citable=citable_line([s.id for s in sources]))
 
 
 def revision_sources(failures: list[tuple[Sentence, Verdict]]) -> list[str]:
@@ -121,8 +121,11 @@ def apply_revision(paragraphs: list[list[Sentence]], failing: list[Sentence],
     return [p for p in out if p]
 
 
-def to_paragraphs(draft: SectionDraft) -> list[list[Sentence]]:
-    """Clean the model's sentences: markers written inline become citations, blanks go."""
+def to_paragraphs(draft: SectionDraft, allowed: list[str] | None = None) -> list[list[Sentence]]:
+    """Clean the model's sentences: markers written inline become citations, blanks go, and
+    with `allowed`, ids outside it (made up, a heading, prose) are dropped: a sentence left
+    with no citation then fails the citation gate like any uncited one."""
+    permitted = set(allowed) if allowed is not None else None
     paragraphs = []
     seen: list[Sentence] = []
     for paragraph in draft.paragraphs:
@@ -132,6 +135,8 @@ def to_paragraphs(draft: SectionDraft) -> list[list[Sentence]]:
             text = " ".join(_INLINE_CITATION.sub("", drafted.text).split())
             text = re.sub(r"\s+([,.;:!?])", r"\1", text)
             citations = list(dict.fromkeys([c.strip().strip("[]") for c in drafted.citations] + inline))
+            if permitted is not None:
+                citations = [c for c in citations if c in permitted]
             sentence = Sentence(text=text, citations=[c for c in citations if c])
             if text and sentence not in seen:  # small models repeat themselves
                 seen.append(sentence)

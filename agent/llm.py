@@ -32,7 +32,7 @@ from tenacity import (AsyncRetrying, RetryCallState, Retrying, retry_if_exceptio
 from agent.llm_errors import (CATEGORIES, NOT_CONFIGURED_MESSAGE, REASKABLE, TRANSIENT, LLMError,
                               LLMNotConfigured, classify)
 from agent.llm_usage import (CallRecorder, InMemoryCallRecorder, TokenBudget, TokenUsage, cost_usd,
-                             usage_from_exception, usage_from_message)
+                             estimate_input_tokens, usage_from_exception, usage_from_message)
 from agent.models import LLMCall
 from agent import shutdown
 from agent.ratelimit import blocking_slot, concurrency_slot, shared_rate_limiter
@@ -221,7 +221,7 @@ class _StructuredCall:
         log.warning("retrying %s (attempt %d): %s", self.node, state.attempt_number, error)
 
     async def attempt_async(self, runnable: Runnable, conversation: list[BaseMessage]) -> BaseModel:
-        self._before_attempt()
+        self._before_attempt(conversation)
         if self.deadline_at is None:
             self.deadline_at = time.monotonic() + self.settings.retry_deadline
         left = self.deadline_at - time.monotonic()
@@ -251,7 +251,7 @@ class _StructuredCall:
         return self._answered(output, started)
 
     def attempt_sync(self, runnable: Runnable, conversation: list[BaseMessage]) -> BaseModel:
-        self._before_attempt()
+        self._before_attempt(conversation)
         with blocking_slot(self.settings.concurrency):
             started = time.perf_counter()
             try:
@@ -263,11 +263,11 @@ class _StructuredCall:
                 raise error from exc
         return self._answered(output, started)
 
-    def _before_attempt(self) -> None:
+    def _before_attempt(self, conversation: Sequence[BaseMessage] = ()) -> None:
         shutdown.check()  # draining: no call or retry starts, the run pauses
         self.attempts += 1
         if self.budget is not None:
-            self.budget.check(self.node)
+            self.budget.check(self.node, estimate_input_tokens(conversation))
 
     def _failed(self, exc: Exception, started: float) -> LLMError | None:
         self._account(usage_from_exception(exc), started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -50,6 +51,13 @@ def usage_from_exception(exc: BaseException) -> TokenUsage | None:
     details = raw.get("prompt_tokens_details") or {}
     return TokenUsage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0),
                       int(details.get("cached_tokens") or 0))
+
+
+def estimate_input_tokens(messages: Sequence[BaseMessage]) -> int:
+    """A cheap estimate of a prompt's input tokens (about 4 characters a token for
+    English text), for the budget check before a call; the provider's count is recorded after."""
+    return sum(len(message.text if hasattr(message, "text") else str(message.content))
+               for message in messages) // 4
 
 
 def cost_usd(usage: TokenUsage, price: ModelPrice) -> float:
@@ -115,11 +123,16 @@ class TokenBudget:
     def exhausted(self) -> bool:
         return self.limit is not None and self.used >= self.limit
 
-    def check(self, node: str | None = None) -> None:
-        """Raise LLMError("budget") before a call that the run can no longer afford."""
+    def check(self, node: str | None = None, needed: int = 0) -> None:
+        """Raise LLMError("budget") before a call that the run can no longer afford: the
+        budget is spent, or what is left is less than the call's `needed` input tokens
+        (`estimate_input_tokens`), so the prompt is not sent only to be cut off."""
         if self.exhausted:
             raise LLMError("budget", f"token budget spent: {self.used} of {self.limit} tokens",
                            node=node)
+        if self.limit is not None and needed > self.limit - self.used:
+            raise LLMError("budget", f"token budget: this call needs about {needed} input tokens "
+                           f"and {self.limit - self.used} of {self.limit} are left", node=node)
 
     def spend(self, tokens: int) -> None:
         with self._lock:

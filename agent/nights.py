@@ -19,6 +19,7 @@ from agent.store import Store
 from agent.store.schema import source_notes
 
 RETRYABLE = (SourceStatus.undecided.value, SourceStatus.held_back.value)
+WAITING = "waiting:"  # the reason of a new source a bounded draft left for the next run
 
 
 @dataclass(frozen=True)
@@ -110,12 +111,16 @@ def model_name(model) -> str:  # noqa: ANN001 - any BaseChatModel, or None
 
 
 def reasons(store: Store, topic: str) -> dict[str, str]:
-    """Why each undecided or held-back source of the topic is so (for `sources list`)."""
+    """Why each undecided, held-back or waiting source of the topic is so (for `sources list`)."""
     from agent.store.schema import topic_sources
 
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(topic_sources.c.source_id, topic_sources.c.reason).where(
-            topic_sources.c.topic == topic, topic_sources.c.status.in_(RETRYABLE)))
+            topic_sources.c.topic == topic, sa.or_(
+                topic_sources.c.status.in_(RETRYABLE),
+                # New, but left out of a bounded draft (graphs/refresh.py defer_beyond_limit).
+                sa.and_(topic_sources.c.status == SourceStatus.new.value,
+                        topic_sources.c.reason.like(f"{WAITING}%")))))
         return {row.source_id: row.reason or "" for row in rows}
 
 

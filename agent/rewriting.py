@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from langchain_core.messages import BaseMessage
 
-from agent.drafting import DRAFT_SOURCE_CHARS, render_section
+from agent.drafting import DRAFT_SOURCE_CHARS, citable_ids, citable_line, render_section
 from agent.models import Article, Section, Sentence, Source
 from agent.prompting import load_prompt
 from agent.citations.text import content_token_set as content_words
@@ -36,7 +36,8 @@ def rewrite_messages(article: Article, section: Section | None, sources: list[So
         section_heading=section.heading, section_text=render_section(section.paragraphs),
         neighbour_sections=neighbours(article, section),
         editor_instructions=instructions.strip() or "(none: improve clarity and organisation)",
-        sources=source_block(sources, DRAFT_SOURCE_CHARS))
+        sources=source_block(sources, DRAFT_SOURCE_CHARS),
+        citable=citable_line(citable_ids([s.id for s in sources], section)))
     return messages, f"rewrite_section@{prompt.version}"
 
 

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
         "verified in code without a judge call (tiny models).")
     max_revisions: int = Field(2, ge=0, le=5, description="Times a section's draft is revised "
                                "with the gate's failures fed back before they are dropped.")
+    draft_max_sources: int = Field(20, ge=0, description="Sources one section's draft takes, "
+                                   "the most relevant first; the rest stay new for the next run. "
+                                   "0 = no limit.")
     triage_mode: Literal["llm", "lexical"] = Field(
         "llm", description="lexical: route sources to sections by shared words, no model call "
         "(for models too small to triage, and to save tokens).")

@@ -1,17 +1,16 @@
 """Triage: which new sources matter to a topic, and which sections each one touches.
 
-The model answers in batches (one call per handful of sources); code turns the answers
-into one task per affected section, ignoring ids the model invented.
+The model answers in batches (one call per handful of sources) with `TriageAnswer`, the same
+schema for every call; code turns the answers into one task per affected section, ignoring
+ids the model invented (`first_answers`, `known_sections`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
-
 from langchain_core.messages import BaseMessage
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 
 from agent.models import Article, Source, Topic, slugify
 from agent.prompting import delimit_source, load_prompt
@@ -55,19 +54,21 @@ class SectionTask:
     source_ids: list[str] = field(default_factory=list)
 
 
-def answer_schema(source_ids: list[str], section_ids: list[str]) -> type[TriageAnswer]:
-    """TriageAnswer whose ids can only be the ones in this call's prompt: constrained decoding
-    (json_schema, or a grammar on local servers) then cannot invent ids."""
-    if not source_ids:
-        return TriageAnswer
-    section_type = Literal[tuple(section_ids)] if section_ids else str  # type: ignore[valid-type]
-    decision = create_model(
-        "SourceDecision", __base__=SourceDecision,
-        source_id=(Literal[tuple(source_ids)], Field(description="The id of the source exactly as given.")),  # type: ignore[valid-type]
-        sections=(list[section_type], Field(default_factory=list,
-                                            description="Ids of existing sections the source bears on.")))
-    return create_model("TriageAnswer", __base__=TriageAnswer,
-                        decisions=(list[decision], Field(description="One decision per source, in order.")))
+def known_sections(ids: list[str], article: Article) -> list[str]:
+    """The section ids of an answer that name a section of the article, in order, each once.
+
+    The schema takes ids as plain strings (one schema for every call, so a provider can cache
+    the request's prefix); the ids are checked here instead. An answer that gives a heading
+    instead of an id is mapped to that section's id."""
+    existing = {s.id for s in article.sections}
+    by_heading = {slugify(s.heading): s.id for s in article.sections}
+    found = []
+    for raw in ids:
+        key = str(raw).strip()
+        section_id = key if key in existing else by_heading.get(slugify(key))
+        if section_id and section_id not in found:
+            found.append(section_id)
+    return found
 
 
 def lexical_decisions(topic: Topic, article: Article, sources: list[Source]) -> list[SourceDecision]:
@@ -120,7 +121,7 @@ def plan_tasks(article: Article, decisions: list[SourceDecision], known: set[str
     for decision in decisions:
         if decision.source_id not in known or not decision.relevant:
             continue
-        targets = [sid for sid in decision.sections if sid in existing]
+        targets = known_sections(decision.sections, article)
         if not targets and decision.new_section:
             heading = " ".join(decision.new_section.split())[:80]
             key = slugify(heading)
@@ -159,3 +160,36 @@ def unanswered(decisions: list[SourceDecision], asked: list[str]) -> list[str]:
     """Asked sources the answer left out, in the order they were asked."""
     answered = {d.source_id for d in decisions}
     return [sid for sid in asked if sid not in answered]
+
+
+def bound_tasks(tasks: list[SectionTask], article: Article, sources: dict[str, Source],
+                limit: int, held: set[str] | None = None) -> dict[str, list[str]]:
+    """Cut each task to its `limit` most relevant sources, in place; returns each source left
+    out with the headings of the sections that left it out.
+
+    Most relevant first: new sources before ones held back earlier (`held`), then the most
+    content words shared with the section, then triage order. A draft's input then grows
+    with K, not with the night's intake (200 new sources once gave each draft ~28).
+    `limit` 0 means no limit."""
+    left_out: dict[str, list[str]] = {}
+    if limit <= 0:
+        return left_out
+    held = held or set()
+    for task in tasks:
+        if len(task.source_ids) <= limit:
+            continue
+        section = article.section(task.section_id) if not task.new_section else None
+        wanted = content_words(f"{task.heading} {section.text() if section else ''}")
+
+        def rank(item: tuple[int, str]) -> tuple[bool, int, int]:
+            index, sid = item
+            source = sources.get(sid)
+            words = content_words(f"{source.title} {source.text[:TRIAGE_SOURCE_CHARS * 3]}") if source else set()
+            return sid in held, -len(words & wanted), index
+
+        ranked = [sid for _, sid in sorted(enumerate(task.source_ids), key=rank)]
+        keep = set(ranked[:limit])
+        for sid in ranked[limit:]:
+            left_out.setdefault(sid, []).append(task.heading)
+        task.source_ids = [sid for sid in task.source_ids if sid in keep]
+    return left_out

@@ -18,12 +18,12 @@ from agent.facts import keep_once
 from agent.llm import call_structured
 from agent.merge import merge_proposal
 from agent.models import DroppedSentence, Edit, SourceStatus
-from agent.nights import expire, forget, held_for_sections, record, record_work
+from agent.nights import WAITING, expire, forget, held_for_sections, record, record_work
 from agent.numbering import numbers_for
 from agent.prompting import prompt_tag
 from agent.mentions import record as record_mentions
-from agent.triage import (answer_schema, batches, first_answers, irrelevant_ids, lexical_decisions,
-                          plan_tasks, triage_messages, unanswered)
+from agent.triage import (TriageAnswer, batches, bound_tasks, first_answers, irrelevant_ids,
+                          lexical_decisions, plan_tasks, triage_messages, unanswered)
 from graphs.section import build_section_graph
 from graphs.state import RefreshState, RunContext
 
@@ -76,12 +76,10 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     found = store.sources.get_many(state["source_ids"])
     sources = [found[i] for i in state["source_ids"] if i in found]
 
-    section_ids = [s.id for s in article.sections]
-
     async def ask(batch):
-        schema = answer_schema([s.id for s in batch], section_ids)
+        # One schema for every call (ids are checked in code): the request's prefix is cacheable.
         return await call_structured(
-            ctx.triage_model, schema, triage_messages(topic, article, batch), node="triage",
+            ctx.triage_model, TriageAnswer, triage_messages(topic, article, batch), node="triage",
             run_id=ctx.run_id, prompt_version=prompt_tag("triage"), recorder=ctx.recorder,
             method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings)
 
@@ -118,11 +116,31 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     held = held_for_sections(store, state["topic"], [t.section_id for t in tasks])
     for task in tasks:
         task.source_ids += [i for i in held.get(task.section_id, []) if i not in task.source_ids]
+    deferred = defer_beyond_limit(ctx, state["topic"], article, tasks, found,
+                                  {i for ids in held.values() for i in ids})
     ctx.gate.batch(t.section_id for t in tasks)  # the sections' judge calls are packed together
-    return {"tasks": [{"topic": state["topic"], "base_revision_id": state["base_revision_id"],
+    return {"deferred": deferred, "tasks": [{"topic": state["topic"], "base_revision_id": state["base_revision_id"],
                        "section_id": t.section_id, "heading": t.heading,
                        "new_section": t.new_section, "source_ids": t.source_ids,
                        "mode": "update"} for t in tasks]}
+
+
+def defer_beyond_limit(ctx: RunContext, topic: str, article, tasks, found: dict,
+                       held: set[str]) -> list[str]:
+    """Each draft takes at most ABSORB_DRAFT_MAX_SOURCES sources; a new source no task kept
+    stays new, with why, and is drafted by a later run. Returns those sources' ids."""
+    limit = ctx.settings.draft_max_sources
+    known = {**found, **ctx.store.sources.get_many(sorted(held - set(found)))}
+    left_out = bound_tasks(tasks, article, known, limit, held=held)
+    kept = {i for t in tasks for i in t.source_ids}
+    waiting = [sid for sid in left_out if sid not in kept and sid not in held]
+    for sid in waiting:
+        headings = "', '".join(left_out[sid])
+        ctx.store.sources.set_status(
+            topic, [sid], SourceStatus.new.value,
+            reason=(f"{WAITING} the draft of '{headings}' took its {limit} most relevant sources "
+                    "(ABSORB_DRAFT_MAX_SOURCES); the next run drafts it")[:300])
+    return waiting
 
 
 def route_to_sections(state: RefreshState) -> list[Send] | Literal["assemble_proposal"]:
@@ -149,6 +167,9 @@ def assemble_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict
     note = "".join(f"; section '{f['heading']}' failed ({f['category']})" for f in failed)
     note += "".join(f"; '{h}': {n} sentences held back" for h, n in held.items())
     note += f"; {duplicates} repeated sentences kept once" if duplicates else ""
+    if state.get("deferred"):
+        note += (f"; {len(state['deferred'])} sources wait for the next run "
+                 f"(at most {ctx.settings.draft_max_sources} per section draft)")
     if not edits:
         return {"proposal_id": None, "outcome": "no changes" + note}
     proposal = store.proposals.create(state["topic"], run_id=ctx.run_id,

@@ -12,7 +12,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agent.citations import ArticleContext, CitationGate, Claim
-from agent.drafting import (SectionDraft, apply_revision, build_edit, draft_messages, draft_schema,
+from agent.drafting import (SectionDraft, apply_revision, build_edit, citable_ids, draft_messages,
                             finalize, merge_with_old, new_sentences, revise_messages,
                             revision_sources, to_paragraphs)
 from agent.extract import draft_by_choice, verify_extracts
@@ -53,15 +53,17 @@ def _task_sources(state: SectionState, ctx: RunContext) -> list[Source]:
     return [found[i] for i in state.get("source_ids", []) if i in found]
 
 
+def _citable(state: SectionState, section: Section | None) -> list[str]:
+    return citable_ids(list(state.get("source_ids", [])), section)
+
+
 async def _ask(ctx: RunContext, state: SectionState, node: str, messages, prompt: str) -> SectionDraft:
+    """One schema for every draft and revision (ids are checked by to_paragraphs afterwards),
+    so the requests of a run share their prefix."""
     if ctx.draft_model is None:
         raise LLMNotConfigured()
-    sources = ctx.store.sources.get_many(state.get("source_ids", []))
-    old = ctx.base_article(state["base_revision_id"]).section(state["section_id"])
-    kept = [c for s in (old.sentences() if old else []) for c in s.citations]
-    schema = draft_schema(list(dict.fromkeys([*sources, *kept])))
     return await call_structured(
-        ctx.draft_model, schema, messages, node=node, section=state["section_id"],
+        ctx.draft_model, SectionDraft, messages, node=node, section=state["section_id"],
         run_id=ctx.run_id, prompt_version=prompt, recorder=ctx.recorder,
         method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings)
 
@@ -89,7 +91,7 @@ async def draft_section(state: SectionState, runtime: Runtime[RunContext]) -> di
         return {"failure": {"section_id": state["section_id"], "heading": state["heading"],
                             "category": exc.category, "error": str(exc)}}
     old = section.paragraphs if section else []
-    paragraphs = merge_with_old(old, to_paragraphs(draft), rewrite=rewrite)
+    paragraphs = merge_with_old(old, to_paragraphs(draft, _citable(state, section)), rewrite=rewrite)
     return {"paragraphs": _dump(paragraphs), "rationale": draft.rationale, "attempts": 0,
             "max_revisions": ctx.settings.max_revisions}
 
@@ -157,7 +159,7 @@ async def revise_section(state: SectionState, runtime: Runtime[RunContext]) -> d
     failing = [s for s, _ in failures]
     failed = [*state.get("failed_before", []), *([s.text, s.citations] for s in failing)]
     seen = {(text, tuple(citations)) for text, citations in failed}
-    revised = [s for p in to_paragraphs(draft) for s in p]
+    revised = [s for p in to_paragraphs(draft, _citable(state, section)) for s in p]
     attempts = state.get("attempts", 0) + 1
     if revised and all((s.text, tuple(s.citations)) in seen for s in revised):
         return {"attempts": attempts, "repeated": True, "failed_before": failed}

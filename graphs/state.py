@@ -107,6 +107,7 @@ class RefreshState(TypedDict, total=False):
     source_ids: list[str]
     gather_report: dict
     tasks: list[SectionTaskState]
+    deferred: list[str]
     edits: Annotated[list[dict], operator.add]
     section_failures: Annotated[list[dict], operator.add]
     section_reports: Annotated[list[dict], operator.add]

@@ -1,9 +1,18 @@
-"""Benchmark of one refresh through the real ChatOpenAI path against the fake endpoint.
+"""Benchmark of refreshes through the real ChatOpenAI path against the fake endpoint.
 
-Not collected by pytest. Run: .venv/bin/python tests/bench_refresh.py
+Not collected by pytest. Run: .venv/bin/python -m tests.bench_refresh
 1. critical path: 6 sections touched, endpoint answering after 200 ms;
-2. tokens sent per refresh of the seed topic with its bus, against the lower bound
-   (new sources' text + affected sections' text + output), in the same 4-chars-a-token units.
+2. tokens per refresh of the seed topic with its bus (faithful drafts), of the same with drafts
+   that fail the checks once (the revise loop), and of a 40-section article built from the
+   seed. Each prints tokens sent, the lower bound (the new relevant sources' text + the
+   affected sections' text, in the fake's 4-chars-a-token units, + every answer's output), their
+   ratio, calls per kind, and the share of input that a provider's prompt cache could serve.
+
+The cache share is counted by this benchmark's own fake (`PrefixCacheServer`): it sees each
+request as a provider does (the schema, then the messages in order), finds the longest prefix
+it shares with any earlier request of the run, and counts it as cacheable only when it is
+1,024 tokens or more (in 128-token steps, as OpenAI caches). It reports that number back as
+`prompt_tokens_details.cached_tokens`, so the run's call rows show it too.
 """
 
 from __future__ import annotations
@@ -12,13 +21,18 @@ import asyncio
 import json
 import os
 import platform
+import re
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from os.path import commonprefix
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent.fake_replies import task_of  # noqa: E402
 from agent.fake_server import FakeOpenAIServer  # noqa: E402
 from tests.scripted import extractive_draft, faithful_judge, triage_by_title  # noqa: E402
 
@@ -30,6 +44,51 @@ SEED_ROUTES = {"DiLoCo": ["training-and-compute-efficiency"], "CCCL": ["training
                "Capex": ["physical-infrastructure-boom"], "Distributed Compute": ["challenges-and-trends"],
                "Portability": ["challenges-and-trends"], "Inference Optimization": ["the-intelligence-layer"],
                "Vertical AI Infrastructure": ["future-directions"], "Colocation": ["training-and-compute-efficiency"]}
+CACHE_MIN_TOKENS = 1024
+CACHE_STEP_TOKENS = 128
+FORTY = 40
+
+
+def tokens(text: str) -> int:
+    """The fake server's own estimate (agent.fake_replies.estimate_tokens), without its floor."""
+    return len(text) // 4
+
+
+class PrefixCacheServer(FakeOpenAIServer):
+    """The fake endpoint plus a provider-style prompt cache that remembers every request."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.seen: list[str] = []
+        self.rows: list[dict] = []
+
+    @staticmethod
+    def request_text(request: dict) -> str:
+        schema = request.get("response_format") or request.get("tools") or ""
+        parts = [json.dumps(schema, sort_keys=False)]
+        for message in request.get("messages", []):
+            content = message.get("content") or ""
+            if isinstance(content, list):
+                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            parts.append(f"<{message.get('role')}>{content}")
+        return "\n".join(parts)
+
+    def answer(self, request_json: dict, headers: dict[str, str]):
+        text = self.request_text(request_json)
+        with self._lock:
+            shared = max((len(commonprefix([text, earlier])) for earlier in self.seen), default=0)
+            self.seen.append(text)
+        shared_tokens = tokens(text[:shared])
+        cached = (shared_tokens // CACHE_STEP_TOKENS * CACHE_STEP_TOKENS
+                  if shared_tokens >= CACHE_MIN_TOKENS else 0)
+        status, body = super().answer(request_json, headers)
+        if body is not None and "usage" in body:
+            body["usage"]["prompt_tokens_details"]["cached_tokens"] = min(
+                cached, body["usage"]["prompt_tokens"])
+        with self._lock:
+            self.rows.append({"task": task_of(request_json), "tokens": tokens(text),
+                              "shared": shared_tokens, "cacheable": cached})
+        return status, body
 
 
 def fresh_home() -> None:
@@ -70,7 +129,35 @@ def critical_path() -> dict:
             "critical_path_s": 0.2 * 3, "all_calls_in_series_s": round(serial, 2)}
 
 
-def token_ratio() -> dict:
+def forty_sections(store, topic: str) -> dict[str, list[str]]:
+    """The seed's article stretched to 40 sections (its sections in turn, the copies numbered),
+    and routes that send each routed source to one copy of its section."""
+    from agent.models import Article, Section, slugify
+
+    current = store.revisions.current(topic)
+    article = current.article
+    base = article.sections
+    sections = []
+    for n in range(FORTY):
+        section = base[n % len(base)]
+        heading = section.heading if n < len(base) else f"{section.heading} ({n // len(base) + 1})"
+        sections.append(Section(id=slugify(heading), heading=heading, paragraphs=section.paragraphs))
+    store.revisions.commit(topic, Article(title=article.title, summary=article.summary,
+                                          sections=sections, sources=article.sources),
+                           base_revision_id=current.id, actor="bench")
+    by_base: dict[str, list[str]] = {}
+    for section in sections:
+        by_base.setdefault(re.sub(r"-\d+$", "", section.id), []).append(section.id)
+    return {key: [by_base[ids[0]][n % len(by_base[ids[0]])]]
+            for n, (key, ids) in enumerate(SEED_ROUTES.items())}
+
+
+def invent_detail(sentence: str) -> str:
+    """A draft sentence its source does not state: the judge finds it unsupported."""
+    return sentence.rstrip(".") + ", according to several analysts."
+
+
+def seed_refresh(name: str, *, sections: int | None = None, failing_drafts: bool = False) -> dict:
     from agent.cli.main import run
     from agent.store import open_store
 
@@ -78,25 +165,64 @@ def token_ratio() -> dict:
     run(["import", str(SEED), "--topic", "ai"])
     run(["sources", "import", str(SEED), "--topic", "ai"])
     store = open_store()
-    with FakeOpenAIServer() as server:
-        server.on_task("triage", triage_by_title(SEED_ROUTES))
-        server.on_task("draft_section", extractive_draft())
+    routes = forty_sections(store, "ai") if sections == FORTY else SEED_ROUTES
+    article = store.revisions.current("ai").article
+    with PrefixCacheServer() as server:
+        server.on_task("triage", triage_by_title(routes))
+        server.on_task("draft_section", extractive_draft(invent_detail if failing_drafts else None))
         server.on_task("revise_section", extractive_draft())
         server.on_task("judge", faithful_judge)
         result, wall = run_refresh(store, "ai", server)
-        sent = sum(r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"] for r in server.responses)
-        output = sum(r["usage"]["completion_tokens"] for r in server.responses)
-    proposal = store.proposals.get(result.proposal_id)
-    article = store.revisions.get(proposal.base_revision_id).article
-    new_sources = [s for s, _ in store.sources.for_topic("ai")
-                   if s.id in {i for e in proposal.edits for i in e.source_ids}]
-    affected = sum(len(article.section(e.section_id).text()) for e in proposal.edits if not e.new_section)
-    lower = (sum(len(s.text) for s in new_sources) + affected) // 4 + output
-    return {"edits": len(proposal.edits), "tokens_sent": sent, "lower_bound": lower,
-            "ratio": round(sent / lower, 2), "wall_s": round(wall, 2), "requests": len(server.responses)}
+        responses = list(server.responses)
+        rows = list(server.rows)
+    sent = sum(r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"] for r in responses)
+    output = sum(r["usage"]["completion_tokens"] for r in responses)
+    # The floor: read each relevant new source once, each affected section once, write the answers.
+    relevant = [s for s, _ in store.sources.for_topic("ai")
+                if any(key.lower() in s.title.lower() for key in routes)]
+    affected = {sid for key, ids in routes.items() for sid in ids
+                if any(key.lower() in s.title.lower() for s in relevant)}
+    affected_chars = sum(len(article.section(sid).text()) for sid in affected if article.section(sid))
+    lower = (sum(len(s.text) for s in relevant) + affected_chars) // 4 + output
+    proposal = store.proposals.get(result.proposal_id) if result.proposal_id else None
+    calls = store.runs.calls(result.run.id)
+    verdicts = sorted((e.section_id, s.text, v.label.value) for e in (proposal.edits if proposal else [])
+                      for s, v in zip(e.new_sentences(), e.verdicts))
+    input_tokens = sum(r["tokens"] for r in rows)
+    return {
+        "scenario": name, "sections": len(article.sections), "edits": len(proposal.edits) if proposal else 0,
+        "tokens_sent": sent, "lower_bound": lower, "ratio": round(sent / lower, 2),
+        "input_tokens_with_schema": input_tokens,
+        "cacheable_input_share": round(sum(r["cacheable"] for r in rows) / max(1, input_tokens), 3),
+        "cacheable_share_per_kind": {t: round(sum(r["cacheable"] for r in rows if r["task"] == t)
+                                          / max(1, sum(r["tokens"] for r in rows if r["task"] == t)), 3)
+                                     for t in sorted({r["task"] for r in rows})},
+        "cached_tokens_recorded": sum(c.cached_tokens for c in calls),
+        "calls": dict(sorted(Counter(r["task"] for r in rows).items())),
+        "input_tokens_per_kind": dict(sorted(
+            {t: sum(r["tokens"] for r in rows if r["task"] == t) for t in {r["task"] for r in rows}}.items())),
+        "revise_share_of_tokens": round(sum(
+            r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"]
+            for r, row in zip(responses, rows) if row["task"] == "revise_section") / max(1, sent), 3),
+        "wall_s": round(wall, 2),
+        "kept_sentences": len(verdicts),
+    }
+
+
+def machine() -> str:
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
+        model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
+                      if line.startswith("Model name")), "")
+    except (OSError, subprocess.SubprocessError):
+        model = ""
+    return (f"{platform.machine()} {model}".strip()
+            + f", {os.cpu_count()} cores, Python {platform.python_version()}")
 
 
 if __name__ == "__main__":
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(json.dumps({"machine": machine, "critical_path": critical_path(),
-                      "token_ratio": token_ratio()}, indent=2))
+    report = {"machine": machine(), "critical_path": critical_path(),
+              "seed": seed_refresh("seed, faithful drafts"),
+              "seed_failing_drafts": seed_refresh("seed, drafts fail the checks once", failing_drafts=True),
+              "forty_sections": seed_refresh("40-section article built from the seed", sections=FORTY)}
+    print(json.dumps(report, indent=2))

@@ -209,13 +209,20 @@ async def test_a_rejected_answer_is_recorded_too(server):
 
 
 async def test_the_token_budget_stops_calls_before_they_are_made(server):
+    from agent.llm_usage import estimate_input_tokens
+
     server.default = {"text": "ok"}
-    budget = TokenBudget(limit=10)
+    needed = estimate_input_tokens(messages())
+    budget = TokenBudget(limit=needed)  # just enough to send the prompt
     await ask(budget=budget)
     assert budget.exhausted and budget.used == server.responses[0]["usage"]["total_tokens"]
     with pytest.raises(LLMError) as caught:
         await ask(budget=budget)
     assert caught.value.category == "budget"
+    assert server.request_count == 1
+    # Budget left, but less than this prompt needs: not sent only to overrun the budget.
+    with pytest.raises(LLMError, match=f"needs about {needed} input tokens and {needed - 1} "):
+        await ask(budget=TokenBudget(limit=needed - 1))
     assert server.request_count == 1
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agent.prompting import (DATA_NOT_INSTRUCTIONS, SOURCE_CLOSE, SOURCE_OPEN, PromptError,
@@ -93,3 +95,35 @@ def test_source_text_cannot_fake_or_close_its_delimiters():
 def test_source_ids_cannot_break_out_of_the_delimiter():
     block = delimit_source("src_1>>> evil", "t", "text")
     assert block.splitlines()[0].startswith(f"{SOURCE_OPEN} id=src_1____evil ")
+
+
+def test_a_long_articles_calls_share_a_cached_prefix_and_usage_shows_it(absorb_home, seed_path):
+    """Through the installed `absorb`: on a 40-section article every draft after the first
+    shares a prefix of 1,024+ tokens with an earlier one (schema, instructions, outline), the
+    provider's cached count lands in the call rows, and `absorb usage` shows it."""
+    from agent.store import open_store
+    from tests.bench_refresh import PrefixCacheServer, forty_sections
+    from tests.cli_world import Shell, seed_model, workdir
+    from tests.scripted import triage_by_title
+
+    with PrefixCacheServer() as server:
+        shell = Shell(absorb_home, workdir(absorb_home.parent), server)
+        assert shell(f"absorb import {seed_path} --topic ai").code == 0
+        store = open_store()
+        routes = forty_sections(store, "ai")
+        store.close()
+        seed_model(server, triage=triage_by_title(routes))
+        assert shell(f"absorb sources import {seed_path} --topic ai").code == 0
+        refresh = shell("absorb refresh ai --no-gather")
+        assert refresh.code == 0, refresh
+        usage = shell("absorb usage")
+    drafts = [row for row in server.rows if row["task"] == "draft_section"]
+    assert len(drafts) >= 5
+    assert drafts[0]["cacheable"] == 0  # nothing earlier to share with
+    assert all(row["cacheable"] >= 1024 for row in drafts[1:]), drafts
+    assert usage.code == 0, usage
+    total = re.search(r"\((\d+) of (\d+) input tokens cached by the provider\)", usage.err)
+    assert total and int(total.group(1)) >= 1024 * (len(drafts) - 1), usage
+    draft_rows = [line for line in usage.out.splitlines() if "\tdraft\t" in line]
+    assert draft_rows and sum(int(re.search(r"\((\d+) cached\)", line).group(1))
+                              for line in draft_rows) >= 1024 * (len(drafts) - 1)

@@ -147,5 +147,7 @@ def usage(
         echo(f"{r['topic'] or '-'}\t{r['node']}\t{r['section'] or '-'}\t{r['model']}\t{r['calls']} calls\t"
              f"{r['input_tokens']}+{r['output_tokens']} tokens ({r['cached_tokens']} cached)\t${r['cost']:.4f}")
     err.print(f"{sum(r['calls'] for r in rows)} calls, "
-              f"{sum(r['input_tokens'] + r['output_tokens'] for r in rows)} tokens, "
+              f"{sum(r['input_tokens'] + r['output_tokens'] for r in rows)} tokens "
+              f"({sum(r['cached_tokens'] for r in rows)} of "
+              f"{sum(r['input_tokens'] for r in rows)} input tokens cached by the provider), "
               f"${sum(r['cost'] for r in rows):.4f}")
