@@ -6,7 +6,9 @@ Not collected by pytest. Run: .venv/bin/python -m tests.bench_refresh
    that fail the checks once (the revise loop), and of a 40-section article built from the
    seed. Each prints tokens sent, the lower bound (the new relevant sources' text + the
    affected sections' text, in the fake's 4-chars-a-token units, + every answer's output), their
-   ratio, calls per kind, and the share of input that a provider's prompt cache could serve.
+   ratio, calls per kind, and the share of input that a provider's prompt cache could serve;
+3. 200 new sources over seven sections: the sources and tokens of the largest draft
+   (ABSORB_DRAFT_MAX_SOURCES bounds them; run with it set to 0 for the unbounded figure).
 
 The cache share is counted by this benchmark's own fake (`PrefixCacheServer`): it sees each
 request as a provider does (the schema, then the messages in order), finds the longest prefix
@@ -18,6 +20,7 @@ it shares with any earlier request of the run, and counts it as cacheable only w
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import platform
@@ -206,7 +209,44 @@ def seed_refresh(name: str, *, sections: int | None = None, failing_drafts: bool
             for r, row in zip(responses, rows) if row["task"] == "revise_section") / max(1, sent), 3),
         "wall_s": round(wall, 2),
         "kept_sentences": len(verdicts),
+        # Same digest before and after a change: the same proposals with the same verdicts.
+        "proposal_digest": hashlib.sha256(json.dumps(verdicts).encode()).hexdigest()[:12],
     }
+
+
+def many_sources(count: int = 200) -> dict:
+    """The seed article and `count` new sources spread over seven of its sections: how many
+    sources (and tokens) the largest draft carries, with ABSORB_DRAFT_MAX_SOURCES as set."""
+    from agent.cli.main import run
+    from agent.models import Source, source_id_for
+    from agent.store import open_store
+
+    fresh_home()
+    run(["import", str(SEED), "--topic", "ai"])
+    store = open_store()
+    keys = list(SEED_ROUTES)[:7]
+    items = []
+    for n in range(count):
+        key = keys[n % len(keys)]
+        text = (f"{key} report {n}: operators logged {n + 3} new deployments in region {n % 13} "
+                f"during week {n % 52}, citing {key.lower()} as the reason.")
+        items.append(Source(id=source_id_for(None, text), title=f"{key} note {n}", text=text,
+                            content_hash=source_id_for(None, text)))
+    store.sources.add_to_topic("ai", items)
+    with PrefixCacheServer() as server:
+        server.on_task("triage", triage_by_title({k: SEED_ROUTES[k] for k in keys}))
+        server.on_task("draft_section", extractive_draft())
+        server.on_task("revise_section", extractive_draft())
+        server.on_task("judge", faithful_judge)
+        run_refresh(store, "ai", server)
+        drafts = [r for r in server.requests if task_of(r) == "draft_section"]
+        rows = [r for r in server.rows if r["task"] == "draft_section"]
+    per_draft = [len(re.findall(r"<<<SOURCE id=", json.dumps(r["messages"]))) for r in drafts]
+    waiting = [s for s, st in store.sources.for_topic("ai") if st == "new"]
+    return {"new_sources": count, "draft_max_sources": os.environ.get("ABSORB_DRAFT_MAX_SOURCES", "default"),
+            "drafts": len(drafts), "most_sources_in_one_draft": max(per_draft, default=0),
+            "largest_draft_input_tokens": max((r["tokens"] for r in rows), default=0),
+            "waiting_for_next_run": len(waiting)}
 
 
 def machine() -> str:
@@ -224,5 +264,6 @@ if __name__ == "__main__":
     report = {"machine": machine(), "critical_path": critical_path(),
               "seed": seed_refresh("seed, faithful drafts"),
               "seed_failing_drafts": seed_refresh("seed, drafts fail the checks once", failing_drafts=True),
-              "forty_sections": seed_refresh("40-section article built from the seed", sections=FORTY)}
+              "forty_sections": seed_refresh("40-section article built from the seed", sections=FORTY),
+              "two_hundred_sources": many_sources()}
     print(json.dumps(report, indent=2))
