@@ -118,7 +118,6 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
         task.source_ids += [i for i in held.get(task.section_id, []) if i not in task.source_ids]
     deferred = defer_beyond_limit(ctx, state["topic"], article, tasks, found,
                                   {i for ids in held.values() for i in ids})
-    ctx.gate.batch(t.section_id for t in tasks)  # the sections' judge calls are packed together
     return {"deferred": deferred, "tasks": [{"topic": state["topic"], "base_revision_id": state["base_revision_id"],
                        "section_id": t.section_id, "heading": t.heading,
                        "new_section": t.new_section, "source_ids": t.source_ids,

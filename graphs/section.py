@@ -70,6 +70,7 @@ async def _ask(ctx: RunContext, state: SectionState, node: str, messages, prompt
 
 async def draft_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
     ctx = runtime.context
+    ctx.gate.batch([state["section_id"]])  # running: the run's judge calls wait for its sentences
     article, section = _base(state, ctx)
     sources = _task_sources(state, ctx)
     rewrite = state.get("mode") == "rewrite"
