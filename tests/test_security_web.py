@@ -52,7 +52,8 @@ def test_the_eleventh_wrong_login_in_a_minute_is_refused(app, caplog):
         assert "Too many wrong tokens" in eleventh.text
         assert "absorb_session" not in eleventh.headers.get("set-cookie", "")
         bearer = client.get("/topics", headers={"authorization": f"Bearer {TOKEN}"})
-        assert bearer.status_code == 401  # scripts are held to the same limit
+        assert bearer.status_code == 429  # scripts are held to the same limit, and told to wait
+        assert int(bearer.headers["retry-after"]) > 0 and "too many wrong tokens" in bearer.text
     with TestClient(app, base_url="http://127.0.0.1", client=("198.51.100.8", 4000)) as other:
         assert _login(other).status_code == 303  # another address is not punished
     assert any("login locked for client 198.51.100.7" in r.getMessage() for r in caplog.records)

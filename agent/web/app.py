@@ -6,6 +6,7 @@ by Jinja2 with autoescape on, because source text and model output are untrusted
 
 from __future__ import annotations
 
+import math
 import time
 from urllib.parse import urlencode
 
@@ -31,6 +32,14 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
 
 class NotLoggedIn(Exception):
     pass
+
+
+class LockedOut(Exception):
+    """A script's bearer token is refused for `wait` seconds after too many wrong ones."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(wait)
+        self.wait = wait
 
 
 def create_app(store: Store | None = None, tokens: list[str] | None = None) -> FastAPI:
@@ -62,6 +71,9 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
         return web.page(request, template, editor, code, **context)
 
     def require(request: Request) -> Editor:
+        wait = auth.bearer_wait(request)
+        if wait > 0:
+            raise LockedOut(wait)
         editor = auth.editor(request)
         if editor is None:
             raise NotLoggedIn()
@@ -79,6 +91,13 @@ def create_app(store: Store | None = None, tokens: list[str] | None = None) -> F
 
     def wants_html(request: Request) -> bool:
         return "text/html" in request.headers.get("accept", "")
+
+    @app.exception_handler(LockedOut)
+    async def locked_out(_request: Request, exc: LockedOut) -> Response:
+        # 429, like the login form: a script can tell "wait" from "wrong token" (401).
+        wait = math.ceil(exc.wait)
+        return JSONResponse({"error": f"too many wrong tokens: try again in {wait} s"},
+                            status_code=429, headers={"Retry-After": str(wait)})
 
     @app.exception_handler(NotLoggedIn)
     async def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:

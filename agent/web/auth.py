@@ -177,6 +177,13 @@ class Auth:
         return {"path": "/", "httponly": True, "samesite": "strict",
                 "secure": self.secure or request.url.scheme == "https"}
 
+    def bearer_wait(self, request: Request) -> float:
+        """Seconds until a locked-out bearer request may try again (0 when it may now)."""
+        header = request.headers.get("authorization", "")
+        if header[:7].lower() != "bearer ":
+            return 0.0
+        return self.limiter.retry_after(self.limiter.keys(self.client(request), header[7:]))
+
     def editor(self, request: Request) -> Editor | None:
         """The editor behind a request: a bearer header first, else the session cookie."""
         header = request.headers.get("authorization", "")
