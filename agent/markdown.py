@@ -213,6 +213,7 @@ def parse_page(text: str) -> ParsedPage:
     if header and not title:
         title = header[0]
     numbers = {n: s.id for n, s in references.items()}
+    lead: list[Sentence] = []
     uses_markdown_headings = any(b.startswith("## ") for b in body)
     sections: list[Section] = []
     taken: set[str] = set()
@@ -234,7 +235,7 @@ def parse_page(text: str) -> ParsedPage:
             if found is not None and not people:
                 people = found
                 continue
-            summary = summary or _strip_markers(block)
+            summary = summary or block
             continue
         paragraph = []
         for raw in split_sentences(block):
@@ -244,7 +245,13 @@ def parse_page(text: str) -> ParsedPage:
         sections[-1].paragraphs.append(paragraph)
     if not title or not sections:
         raise PageError("no article found: expected a title and at least one section with text")
-    article = Article(title=title, summary=summary, sections=sections,
+    if _MARKER.search(summary):  # a cited lead (an exported page's): kept with its citations
+        for raw in split_sentences(summary):
+            sentence, missing = parse_sentence(raw, numbers)
+            unresolved.extend(missing)
+            lead.append(sentence)
+        summary = " ".join(s.text for s in lead)
+    article = Article(title=title, summary=summary, lead=lead, sections=sections,
                       sources={s.id: s for s in references.values()})
     page_numbers: dict[str, int] = {}
     for number in sorted(references):
@@ -296,7 +303,9 @@ def export_page(article: Article, numbering: dict[str, int] | None = None, *,
     numbering = {sid: n for sid, n in sorted(numbering.items(), key=lambda item: item[1])
                  if sid in article.sources}
     out = [f"# {article.title}", ""]
-    if article.summary:
+    if article.lead:
+        out += [" ".join(render_sentence(s, numbering) for s in article.lead), ""]
+    elif article.summary:
         out += [article.summary, ""]
     strip = "".join(f"{name}{count}" for name, count in people or []
                     if name.strip() and not name.strip()[-1].isdigit())

@@ -43,7 +43,12 @@ class MergeOutcome:
 
 
 def edit_applies(article: Article, edit: Edit) -> bool:
-    """True while the edit's section is as it was at the base (or, if new, still absent)."""
+    """True while the edit's section is as it was at the base (or, if new, still absent); a
+    lead edit, while the lead is as it was and the article states what it draws on."""
+    if edit.kind == "lead":
+        from agent.lead import still_applies
+
+        return still_applies(article, edit)
     section = article.section(edit.section_id)
     if edit.new_section:
         return section is None
@@ -51,6 +56,9 @@ def edit_applies(article: Article, edit: Edit) -> bool:
 
 
 def refusal(edit: Edit) -> str:
+    if edit.kind == "lead":
+        return ("the lead, or an article sentence it draws on, changed since the proposal was "
+                "drafted; the next `absorb refresh TOPIC` proposes the lead again")
     return (f"section '{edit.heading}' changed since the proposal was drafted; redraft it "
             f"(`absorb rewrite TOPIC {edit.section_id}` or `absorb propose TOPIC --section "
             f"{edit.section_id} --file FILE.md`)")
@@ -60,6 +68,11 @@ def apply_edits(article: Article, edits_: list[Edit], sources: dict[str, Source]
     """A new article with the edits' sections replaced or appended; others untouched."""
     updated = article.model_copy(deep=True)
     for edit in edits_:
+        if edit.kind == "lead":
+            from agent.lead import with_lead
+
+            updated = with_lead(updated, [s for p in edit.new_paragraphs for s in p])
+            continue
         new_section = Section(id=edit.section_id, heading=edit.heading,
                               paragraphs=[list(p) for p in edit.new_paragraphs if p])
         if edit.new_section:

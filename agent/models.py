@@ -112,7 +112,10 @@ class Article(BaseModel):
     """The content of one revision: what import produces and export renders."""
 
     title: str
-    summary: str = ""
+    summary: str = Field("", description="The lead as plain text (what triage reads as scope).")
+    lead: list[Sentence] = Field(
+        default_factory=list, description="The lead with its citations, once a lead edit (or an "
+        "import of a cited lead) wrote it; empty while the lead is only `summary`'s plain text.")
     sections: list[Section] = Field(default_factory=list)
     sources: dict[str, Source] = Field(
         default_factory=dict, description="Every source the article cites or lists, by id."
@@ -137,6 +140,8 @@ class Article(BaseModel):
 
     def content_sha256(self) -> str:
         payload = self.model_dump(mode="json")
+        if not payload["lead"]:  # revisions written before the lead had citations hash as they did
+            del payload["lead"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -206,6 +211,8 @@ class DroppedSentence(BaseModel):
 
 class Edit(BaseModel):
     id: str = Field(description="Unique; merging the same edit twice is a no-op.")
+    kind: str = Field("section", description="'section', or 'lead': the lead above the sections "
+                      "(section_id '_lead'), rewritten from the article's own sentences.")
     section_id: str
     heading: str
     new_section: bool = False
@@ -219,6 +226,9 @@ class Edit(BaseModel):
         default_factory=list, description="Old sentences a rewrite no longer carries.")
     rationale: str = ""
     source_ids: list[str] = Field(default_factory=list, description="Sources that led to it.")
+    drawn_from: list[Sentence] = Field(
+        default_factory=list, description="A lead edit: the article sentences its new sentences "
+        "draw on; it applies only while the article still states every one of them.")
     status: EditStatus = EditStatus.pending
 
     def new_sentences(self) -> list[Sentence]:

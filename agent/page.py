@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.markdown import split_sentences
-from agent.models import Article, Source, SourceStatus, is_source_id
+from agent.models import Article, Sentence, Source, SourceStatus, is_source_id
 from agent.numbering import numbers_for
 from agent.store import Store
 
@@ -67,6 +67,8 @@ class Page:
     references: list[PageReference]
     bus: list[BusItem]
     bus_total: int
+    lead_sentences: list[PageSentence] = field(default_factory=list)
+    """The lead with its citations, once a lead edit wrote it (else `lead` is plain text)."""
 
 
 def opening(text: str) -> str:
@@ -75,27 +77,26 @@ def opening(text: str) -> str:
     return first if len(first) <= OPENING_CHARS else first[:OPENING_CHARS - 1].rstrip() + "\u2026"
 
 
+def _sentence(sentence: Sentence, numbers: dict[str, int],
+              backlinks: dict[int, list[str]]) -> PageSentence:
+    cites = []
+    for key in sentence.citations:
+        number = numbers.get(key) if is_source_id(key) else None
+        if number is None:
+            cites.append(Cite(None, key))
+            continue
+        anchor = f"cite-{number}-{len(backlinks.get(number, [])) + 1}"
+        backlinks.setdefault(number, []).append(anchor)
+        cites.append(Cite(number, str(number), anchor))
+    return PageSentence(sentence.text, cites)
+
+
 def _sections(article: Article, numbers: dict[str, int],
               backlinks: dict[int, list[str]]) -> list[PageSection]:
-    out = []
-    for section in article.sections:
-        paragraphs = []
-        for paragraph in section.paragraphs:
-            row = []
-            for sentence in paragraph:
-                cites = []
-                for key in sentence.citations:
-                    number = numbers.get(key) if is_source_id(key) else None
-                    if number is None:
-                        cites.append(Cite(None, key))
-                        continue
-                    anchor = f"cite-{number}-{len(backlinks.get(number, [])) + 1}"
-                    backlinks.setdefault(number, []).append(anchor)
-                    cites.append(Cite(number, str(number), anchor))
-                row.append(PageSentence(sentence.text, cites))
-            paragraphs.append(row)
-        out.append(PageSection(section.id, section.heading, paragraphs))
-    return out
+    return [PageSection(section.id, section.heading,
+                        [[_sentence(s, numbers, backlinks) for s in paragraph]
+                         for paragraph in section.paragraphs])
+            for section in article.sections]
 
 
 def _status(store: Store, slug: str, article: Article, source: Source, status: str,
@@ -139,6 +140,7 @@ def build_page(store: Store, slug: str, *, bus_limit: int = BUS_SHOWN) -> Page |
     article = revision.article
     numbers = numbers_for(store, slug, article)
     backlinks: dict[int, list[str]] = {}
+    lead = [_sentence(s, numbers, backlinks) for s in article.lead]
     sections = _sections(article, numbers, backlinks)
     stored = store.sources.get_many(list(article.sources))
     references = []
@@ -151,4 +153,4 @@ def build_page(store: Store, slug: str, *, bus_limit: int = BUS_SHOWN) -> Page |
     references.sort(key=lambda r: r.number)
     bus, total = bus_items(store, slug, article, bus_limit)
     return Page(slug, article.title, article.summary, revision.number,
-                strip_for(store, slug, MENTIONS_SHOWN), sections, references, bus, total)
+                strip_for(store, slug, MENTIONS_SHOWN), sections, references, bus, total, lead)

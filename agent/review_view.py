@@ -190,6 +190,8 @@ def _applies(current, sections: dict, edit: Edit) -> bool:
 
     if current is None:
         return False
+    if edit.kind == "lead":  # the lead and the sentences it draws on: the whole article
+        return edit_applies(current.article, edit)
     found = sections.get(edit.section_id)
     return edit_applies(Article.model_construct(title="", summary="", sources={},
                                                 sections=[found] if found else []), edit)

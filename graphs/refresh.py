@@ -24,6 +24,7 @@ from agent.prompting import prompt_tag
 from agent.mentions import record as record_mentions
 from agent.triage import (TriageAnswer, batches, bound_tasks, first_answers, irrelevant_ids,
                           lexical_decisions, plan_tasks, triage_messages, unanswered)
+from graphs.lead import route_after_lead, update_lead
 from graphs.section import build_section_graph
 from graphs.state import RefreshState, RunContext
 
@@ -62,10 +63,6 @@ def draft_version(ctx: RunContext) -> tuple[str, str]:
     prompt = {"additions": "draft_additions", "extract": "draft_extract"}.get(
         ctx.settings.draft_mode, "draft_section")
     return prompt_tag(prompt), ctx.settings.model_for("draft")
-
-
-def route_after_load(state: RefreshState) -> Literal["triage_sources", "__end__"]:
-    return "triage_sources" if state.get("source_ids") else END
 
 
 async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
@@ -154,6 +151,8 @@ def assemble_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict
     article = ctx.base_article(state["base_revision_id"])
     edits, duplicates = keep_once([Edit.model_validate(e) for e in state.get("edits", [])], article)
     edits.sort(key=lambda e: e.id)
+    if state.get("lead_edit"):  # graphs/lead.py: the lead follows merged changes, shown first
+        edits.insert(0, Edit.model_validate(state["lead_edit"]))
     # Only a refresh settles its sources; a rewrite merely re-reads the ones it cites, and a
     # section whose draft failed leaves its sources new for the next run.
     failed = state.get("section_failures", [])
@@ -169,6 +168,7 @@ def assemble_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict
     if state.get("deferred"):
         note += (f"; {len(state['deferred'])} sources wait for the next run "
                  f"(at most {ctx.settings.draft_max_sources} per section draft)")
+    note += f"; {state['lead_note']}" if state.get("lead_note") else ""
     if not edits:
         return {"proposal_id": None, "outcome": "no changes" + note}
     proposal = store.proposals.create(state["topic"], run_id=ctx.run_id,
@@ -253,10 +253,13 @@ def build_refresh_graph() -> StateGraph:
     builder.add_node("gather_sources", gather_sources)
     builder.add_node("load_article", load_article)
     builder.add_node("triage_sources", triage_sources)
+    builder.add_node("update_lead", update_lead)
     builder.add_node("section", build_section_graph().compile())
     builder.add_edge(START, "gather_sources")
     builder.add_edge("gather_sources", "load_article")
-    builder.add_conditional_edges("load_article", route_after_load)
+    builder.add_edge("load_article", "update_lead")
+    builder.add_conditional_edges("update_lead", route_after_lead,
+                                  ["triage_sources", "assemble_proposal", END])
     builder.add_conditional_edges("triage_sources", route_to_sections,
                                   ["section", "assemble_proposal"])
     return add_proposal_tail(builder)

@@ -111,6 +111,9 @@ class RefreshState(TypedDict, total=False):
     edits: Annotated[list[dict], operator.add]
     section_failures: Annotated[list[dict], operator.add]
     section_reports: Annotated[list[dict], operator.add]
+    lead_edit: dict | None
+    """graphs/lead.py: the lead edit of this run, if the lead was stale."""
+    lead_note: str
     proposal_id: int | None
     decision: dict
     merged_revision_id: int | None

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.fake_server import FakeOpenAIServer
-from tests.scripted import (extractive_draft, faithful_judge, first_sentence, sources_of,
-                            triage_by_title)
+from tests.scripted import (careful_lead, extractive_draft, faithful_judge, first_sentence,
+                            lead_choice, sources_of, triage_by_title)
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -29,7 +29,8 @@ ABSORB = BIN / "absorb"
 # off-topic. Chosen so a refresh of the seed touches two sections and leaves the rest alone.
 SEED_ROUTES = {"DiLoCo": ["training-and-compute-efficiency"],
                "Colossus": ["physical-infrastructure-boom"],
-               "Liquid Cooling": ["physical-infrastructure-boom"]}
+               "Liquid Cooling": ["physical-infrastructure-boom"],
+               "capex guidance": ["physical-infrastructure-boom"]}
 
 
 @dataclass
@@ -95,6 +96,8 @@ def seed_model(server: FakeOpenAIServer, *,
         server.on_task(task, extractive_draft())
     server.on_task("rewrite_section", rewriting_draft)
     server.on_task("judge", faithful_judge)
+    server.on_task("lead", careful_lead)
+    server.on_task("lead_extract", lead_choice)
     return server
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.fake_server import FakeOpenAIServer, task_of
-from tests.scripted import extractive_draft, faithful_judge, sources_of
+from tests.scripted import careful_lead, extractive_draft, faithful_judge, sources_of
 
 __all__ = ["Absorb", "extractive_draft", "script", "task_name"]
 
@@ -65,6 +65,7 @@ def script(fake: FakeOpenAIServer, omit_every: int = 4) -> None:
     fake.on_task("revise_section", extractive_draft(invent_a_year))  # repeats its mistake
     fake.on_task("rewrite_section", rewrite_from_text)
     fake.on_task("judge", faithful_judge)
+    fake.on_task("lead", careful_lead)
 
 
 def task_name(request: dict) -> str | None:

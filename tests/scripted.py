@@ -82,3 +82,51 @@ def faithful_judge(request: dict) -> dict:
                                "quotes": [{"source_id": quote[0], "text": quote[1]}],
                                "reason": "stated verbatim"})
     return {"judgements": judgements}
+
+
+LEAD_LINE = re.compile(r"^L\d+\. (.*)$", re.M)
+NEW_LINE = re.compile(r"^- new: (.*)$", re.M)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]{4,}", text.lower()))
+
+
+GONE_LINE = re.compile(r"^- no longer stated: (.*)$", re.M)
+_FIGURE = re.compile(r"\d[\d.,]*(?:-\d[\d.,]*)?")
+
+
+def _figures(text: str) -> set[str]:
+    """Numbers as written, without years (a careful reader's "the figure")."""
+    return {f.rstrip(".,") for f in _FIGURE.findall(text) if not re.fullmatch(r"(19|20)\d\d", f)}
+
+
+def careful_lead(request: dict) -> dict:
+    """The lead task answered the way a careful model would: a lead sentence whose figure was
+    in a sentence the article no longer states is replaced, word for word, by the new article
+    sentence closest to that one, drawing on it; the other lead sentences stay as they are
+    (empty draws_on)."""
+    text = user_text(request)
+    new = set(NEW_LINE.findall(text))
+    gone = GONE_LINE.findall(text)
+    fresh = [(sid, body) for sid, _, body in sources_of(request) if body in new]
+    out, used = [], set()
+    for sentence in LEAD_LINE.findall(text):
+        old = next((g for g in gone if _figures(sentence) & _figures(g)), None)
+        ranked = sorted((f for f in fresh if f[0] not in used),
+                        key=lambda f: -len(_words(old or "") & _words(f[1])))
+        if old is not None and ranked:
+            used.add(ranked[0][0])
+            out.append({"text": ranked[0][1], "draws_on": [ranked[0][0]]})
+        else:
+            out.append({"text": sentence, "draws_on": []})
+    return {"sentences": out, "rationale": "the lead now states the article's new figure"}
+
+
+def lead_choice(request: dict) -> dict:
+    """Extract mode: the changed sentences first (their ids), at most three."""
+    text = user_text(request)
+    new = set(NEW_LINE.findall(text))
+    offered = sources_of(request)
+    ids = [sid for sid, _, body in offered if body in new] or [sid for sid, _, _ in offered[:1]]
+    return {"ids": ids[:3]}

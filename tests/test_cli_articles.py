@@ -92,7 +92,7 @@ def test_audit_with_judge_adds_verdicts(cli, seed_path, monkeypatch):
     with FakeOpenAIServer() as server:
         server.on_task("judge", faithful_judge)
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        result = cli("audit", "ai-infrastructure", "--judge", "--json")
+        result = cli("audit", "ai-infrastructure", "--judge", "llm", "--json")
     assert result.code == 0, result.err
     verdicts = json.loads(result.out)["verdicts"]
     assert len(verdicts) == 20  # every sentence with a citation

@@ -140,8 +140,13 @@ def test_the_tour_runs_as_written(world):
     # The tour's refresh made real model calls and filed proposal 1, which the review steps
     # decided; the merged article carries the approved edit's sentence.
     assert server.requests_for("triage") and server.requests_for("draft_section")
-    refresh = by_line["absorb refresh ai-infrastructure"]
-    assert "proposal 1 waiting" in refresh.err, refresh
+    refreshes = [r for r in ran if r.line == "absorb refresh ai-infrastructure"]
+    assert "proposal 1 waiting" in refreshes[0].err, refreshes[0]
+    # The lead follows the article: after the capex correction merged, a refresh with no new
+    # sources files a lead edit, and once approved the page's lead states the new figure.
+    assert "proposal 5 waiting" in refreshes[-1].err and "\tLead\t" in refreshes[-1].out, refreshes[-1]
+    lead = by_line["absorb show ai-infrastructure --format md"].out.split("\n## ", 1)[0]
+    assert "$700-800 billion" in lead and "$650-750B" not in lead, lead
     assert "merged" in by_line["absorb review approve 1 --edit 1"].err
     history = [r for r in ran if r.line == "absorb history ai-infrastructure"][-1]
     assert "review" in history.out or "editor" in history.out, history

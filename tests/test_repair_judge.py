@@ -45,7 +45,7 @@ def test_the_judge_keeps_the_quoted_fit_and_strikes_the_lookalike(tmp_path: Path
         lexical = shell("absorb audit cool --suggest --json")
         assert lexical.code == 0, lexical
         assert not server.requests_for("judge")  # without --judge no model is asked
-        judged = shell("absorb audit cool --suggest --judge --json")
+        judged = shell("absorb audit cool --suggest --judge llm --json")
         assert judged.code == 0, judged
         assert server.requests_for("judge")
     def rack(report: str) -> dict:

@@ -67,7 +67,7 @@ def seed(tmp_path_factory):
     shell = Shell(tmp / "home", workdir(tmp))
     _ok(shell(f"absorb import {SEED} --topic {TOPIC}"))
     return {"shell": shell,
-            "json": _ok(shell(f"absorb audit {TOPIC} --suggest --json")),
+            "json": _ok(shell(f"absorb audit {TOPIC} --suggest --judge none --json")),
             "text": _ok(shell(f"absorb audit {TOPIC} --suggest"))}
 
 

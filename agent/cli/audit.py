@@ -9,8 +9,9 @@ from agent.cli.common import echo, emit_json, err, fail, store_session, topic_ar
 
 def audit(
     slug: str = topic_argument(),
-    judge: bool = typer.Option(False, "--judge", help="Also run the citation gate's LLM judge "
-                               "on every cited sentence (costs tokens)."),
+    judge_mode: str = typer.Option("none", "--judge", metavar="llm|none",
+                                   help="llm: also run the citation gate's LLM judge on every "
+                                   "cited sentence (costs tokens); none: deterministic checks only."),
     as_json: bool = typer.Option(False, "--json", help="The whole report as JSON on stdout."),
     suggest: bool = typer.Option(False, "--suggest", help="For each flagged sentence, the "
                                  "references that fit it, with evidence and how sure."),
@@ -19,6 +20,10 @@ def audit(
 ) -> None:
     """Flag uncited sentences, unresolved markers, unused references and suspect citations."""
     from agent.audit import audit_article, judge_article
+
+    if judge_mode not in ("llm", "none"):
+        fail("--judge must be llm or none")
+    judge = judge_mode == "llm"
 
     if suggest or fix:
         from agent.cli.audit_suggest import repair

@@ -41,7 +41,8 @@ def _print_card(card, numbering: dict, out: Console, plain: bool) -> None:
     e = card.edit
     head = Text(f"\nedit {card.number} · ", style="bold")
     head.append(printable(e.heading), style="bold")
-    head.append(f" · {e.status.value}" + (" · new section" if e.new_section else ""))
+    head.append(f" · {e.status.value}" + (" · new section" if e.new_section else "")
+                + (" · the lead, from the article's own sentences" if e.kind == "lead" else ""))
     head.append(f" · {card.summary}")
     head.append(f" · {e.id}", style="dim")
     out.print(head)
