@@ -30,6 +30,7 @@ from agent.settings import Settings
 from agent.store import Store
 from agent.store.runs import holder_is_dead
 from agent.store.schema import feeds, topic_sources
+from agent.redact import scrub
 
 # Exit statuses: 75 (EX_TEMPFAIL) means nothing failed but work is left for the next batch.
 EXIT_OK, EXIT_FAILED, EXIT_UNFINISHED = 0, 1, 75
@@ -201,8 +202,10 @@ class Batch:
         try:
             report = await self._locked(topic)
         except Exception as exc:  # noqa: BLE001 - one topic's bug must not stop the batch
+            # Not a model error (those are scrubbed where they are made): a driver's or a
+            # library's message may still carry a key or a database password.
             report = TopicReport(topic, "failed", error_category=getattr(exc, "category", "internal"),
-                                 error=f"{type(exc).__name__}: {exc}")
+                                 error=scrub(f"{type(exc).__name__}: {exc}"))
         report.duration_s = round(time.monotonic() - started, 3)
         return report
 

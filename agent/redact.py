@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import unquote, urlsplit
 
 # `Bearer xyz`, `api_key=xyz`, `"token": "xyz"`, and OpenAI-style `sk-...` keys.
 _BEARER = re.compile(r"(?i)\b(bearer|basic|(?:api[-_ ]?key|token|secret|password)\"?\s*[:=])"
@@ -16,8 +17,11 @@ REDACTED = "[redacted]"
 
 
 def configured_secrets() -> list[str]:
-    """The API key and editor tokens this process was given (longest first)."""
+    """The API key, editor tokens and database password this process was given (longest first)."""
     found: set[str] = set()
+    password = urlsplit(os.environ.get("ABSORB_DATABASE_URL", "")).password
+    if password and len(password) >= 6:
+        found.update({password, unquote(password)})
     for name in _SECRET_VARIABLES:
         for part in re.split(r"[,\s]+", os.environ.get(name, "")):
             secret = part.split(":", 1)[1] if name == "ABSORB_EDITOR_TOKENS" and ":" in part else part

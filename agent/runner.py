@@ -33,6 +33,7 @@ from agent.shutdown import pause_reason, pause_run  # noqa: F401 - pause_run is 
 from agent.store import Store
 from agent.store.runs import INTERRUPTED
 from agent.store.verdicts import StoreVerdictCache
+from agent.redact import scrub
 
 # LangGraph makes each task's coroutine when it schedules the task; when one section fails
 # and the run stops, sibling sections still queued behind max_concurrency (1 on the local
@@ -229,7 +230,7 @@ async def execute(store: Store, run: Run, models: Models, *, graph_input: dict |
     except Exception as exc:
         store.runs.update(run.id, status=RunStatus.failed, finished=True,
                           error_category=getattr(exc, "category", "internal"),
-                          error=f"{type(exc).__name__}: {exc}")
+                          error=scrub(f"{type(exc).__name__}: {exc}"))
         raise
     if paused is not None:
         store.runs.update(run.id, status=RunStatus.deferred, error_category=paused,

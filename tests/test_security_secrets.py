@@ -75,3 +75,38 @@ def test_scrub_removes_keys_tokens_and_the_configured_secrets(monkeypatch):
     for secret in ("sk-proj-AbC123xyz", "plain-configured-key-42", "zzzzzzzzzzzz", "t" * 40):
         assert secret not in cleaned
     assert cleaned.startswith("Incorrect API key provided: Bearer [redacted]")
+
+
+
+def test_the_database_password_is_a_configured_secret(monkeypatch):
+    monkeypatch.setenv("ABSORB_DATABASE_URL", "postgresql+psycopg://absorb:p%40ss-Xy7Qw93@db/absorb")
+    cleaned = scrub("login failed for absorb with p@ss-Xy7Qw93 (url ...:p%40ss-Xy7Qw93@db)")
+    assert "Xy7Qw93" not in cleaned and cleaned.count("[redacted]") == 2
+
+
+def test_a_batch_topic_that_hits_a_bug_reports_it_without_the_key(cli, store, monkeypatch):
+    """Not a model error: a driver's or a library's message carrying a secret is scrubbed in
+    the night's report (stdout and stderr) and in the run row `absorb runs` shows."""
+    import json
+
+    import agent.runner
+    from tests.test_batch import seed_topic
+
+    key = "plain-configured-key-77"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    seed_topic(store, "alpha-labs")
+
+    def broken(_store):
+        raise RuntimeError(f"could not open the checkpoints with Bearer {key}")
+
+    monkeypatch.setattr(agent.runner, "checkpointer", broken)
+    result = cli("refresh", "--all", "--no-gather", "--json")
+    assert result.code == 1, result.err
+    row = json.loads(result.out)["topics"][0]
+    assert row["status"] == "failed" and "could not open the checkpoints" in row["error"]
+    runs = cli("runs", "--json")
+    assert "could not open the checkpoints" in runs.out
+    for text in (result.out, result.err, runs.out):
+        assert key not in text
+    assert "[redacted]" in row["error"]
