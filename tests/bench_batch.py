@@ -1,8 +1,11 @@
 """Benchmark of the overnight batch: N topics of M new sources against a fake model endpoint
-that answers in a fixed delay; prints wall time, LLM calls, peak memory and absorb's own cost
-per topic. Not collected by pytest; run it:
+that answers in a fixed delay; prints absorb's own CPU per model call, calls per second, peak
+memory and wall time. Not collected by pytest; run it:
 
+    .venv/bin/python -m tests.bench_batch          # the issue's figures: 100 topics at 0 and
+                                                   # 200 ms latency, memory at 10 and 100 topics
     .venv/bin/python -m tests.bench_batch --topics 100 --sources 10 --concurrency 20 --delay 0.2
+    .venv/bin/python -m tests.bench_batch --topics 100 --delay 0 --profile /tmp/batch.prof
 """
 
 from __future__ import annotations
@@ -66,37 +69,32 @@ def model_rounds(store) -> dict[int, int]:
     return {run: 1 + max(sections.values()) for run, sections in chain.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--topics", type=int, default=100)
-    parser.add_argument("--sources", type=int, default=10)
-    parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--delay", type=float, default=0.2)
-    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
-    parser.add_argument("--profile", default=None, metavar="FILE",
-                        help="run the batch under cProfile, stats written to FILE")
-    args = parser.parse_args()
-
+def run_batch(topics: int, sources: int, concurrency: int, delay: float,
+              database_url: str | None = None, profile: str | None = None,
+              verbose: bool = True) -> dict:
+    """Seed a fresh store, run `absorb refresh --all` on it in a child process against the
+    fake endpoint, and measure the child (CPU from its rusage: absorb's own, not the fake's)."""
     from agent.fake_server import FakeOpenAIServer
     from agent.store import open_store
     from tests.test_batch import script_server
 
     home = Path(tempfile.mkdtemp(prefix="absorb-bench-"))
-    url = args.database_url or f"sqlite:///{home / 'absorb.db'}"
+    url = database_url or f"sqlite:///{home / 'absorb.db'}"
     store = open_store(url)
     started = time.perf_counter()
-    seed(store, args.topics, args.sources)
-    print(f"seeded {args.topics} topics x {args.sources} sources in "
-          f"{time.perf_counter() - started:.1f}s ({store.engine.dialect.name})")
-    with FakeOpenAIServer(delay=args.delay) as server:
+    seed(store, topics, sources)
+    if verbose:
+        print(f"seeded {topics} topics x {sources} sources in "
+              f"{time.perf_counter() - started:.1f}s ({store.engine.dialect.name})")
+    with FakeOpenAIServer(delay=delay) as server:
         script_server(server)
         env = {**os.environ, "ABSORB_HOME": str(home), "ABSORB_DATABASE_URL": url,
                "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench",
                "ABSORB_REQUESTS_PER_SECOND": "0"}
         started = time.perf_counter()
-        command = ["-c", PROFILED, args.profile] if args.profile else ["-m", "agent.cli.main"]
+        command = ["-c", PROFILED, profile] if profile else ["-m", "agent.cli.main"]
         child = subprocess.Popen([sys.executable, *command, "refresh", "--all",
-                                  "--no-gather", "--concurrency", str(args.concurrency), "--json"],
+                                  "--no-gather", "--concurrency", str(concurrency), "--json"],
                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                  text=True)
         out = child.stdout.read()
@@ -104,31 +102,99 @@ def main() -> None:
         wall = time.perf_counter() - started
         calls, in_flight = server.request_count, server.max_in_flight
     report = json.loads(out)
-    topics = report["topics"]
-    rounds = model_rounds(store)
-    ideal_per_topic = {r: n * args.delay for r, n in rounds.items()}
+    result = {"topics": report["topics"], "status": os.waitstatus_to_exitcode(status),
+              "wall": wall, "calls": calls, "in_flight": in_flight,
+              "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024,
+              "spent_tokens": report["spent_tokens"], "rounds": model_rounds(store) if topics else {}}
+    store.close()
+    return result
+
+
+def print_run(result: dict, concurrency: int, delay: float) -> None:
+    topics = result["topics"]
+    wall, calls, cpu = result["wall"], result["calls"], result["cpu"]
+    rounds = result["rounds"]
+    ideal_per_topic = {r: n * delay for r, n in rounds.items()}
     durations = {t["run_id"]: t["duration_s"] for t in topics if t["run_id"]}
     overhead = [durations[r] - ideal_per_topic[r] for r in durations if r in ideal_per_topic]
-    cpu = usage.ru_utime + usage.ru_stime
     statuses = defaultdict(int)
     for t in topics:
         statuses[t["status"]] += 1
     estimates = sum(t["estimate_tokens"] for t in topics)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
-    print(f"exit {os.waitstatus_to_exitcode(status)}; topics: {dict(statuses)}")
-    print(f"wall {wall:.1f}s for {len(topics)} topics at --concurrency {args.concurrency}, "
-          f"model delay {args.delay * 1000:.0f} ms")
+    print(f"exit {result['status']}; topics: {dict(statuses)}")
+    print(f"wall {wall:.1f}s for {len(topics)} topics at --concurrency {concurrency}, "
+          f"model delay {delay * 1000:.0f} ms")
     print(f"LLM calls {calls} ({calls / len(topics):.1f} per topic, {calls / wall:.1f}/s, "
-          f"{in_flight} in flight at most)")
-    print(f"peak RSS of the batch process {usage.ru_maxrss / 1024:.0f} MiB")
-    print(f"CPU of the batch process {cpu:.1f}s = {cpu / len(topics) * 1000:.0f} ms per topic")
-    print(f"per topic: {sum(durations.values()) / len(durations):.2f}s mean duration, "
-          f"{sum(ideal_per_topic.values()) / len(ideal_per_topic):.2f}s of it sequential model "
-          f"wait; overhead {sum(overhead) / len(overhead):.2f}s mean, {max(overhead):.2f}s max")
-    print(f"tokens spent {report['spent_tokens']}, estimated {estimates} "
-          f"({report['spent_tokens'] / max(estimates, 1):.0%} of the estimate)")
-    store.close()
+          f"{result['in_flight']} in flight at most)")
+    print(f"peak RSS of the batch process {result['rss_mib']:.0f} MiB")
+    print(f"CPU of the batch process {cpu:.1f}s = {cpu / len(topics) * 1000:.0f} ms per topic, "
+          f"{cpu / calls * 1000:.1f} ms per model call")
+    if durations:
+        print(f"per topic: {sum(durations.values()) / len(durations):.2f}s mean duration, "
+              f"{sum(ideal_per_topic.values()) / len(ideal_per_topic):.2f}s of it sequential "
+              f"model wait; overhead {sum(overhead) / len(overhead):.2f}s mean, "
+              f"{max(overhead):.2f}s max")
+    print(f"tokens spent {result['spent_tokens']}, estimated {estimates} "
+          f"({result['spent_tokens'] / max(estimates, 1):.0%} of the estimate)")
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"load average {load:.1f} at start")
+
+
+def matrix(args: argparse.Namespace) -> None:
+    """The issue's figures: CPU per model call and calls per second at 0 and 200 ms model
+    latency over 100 topics, memory at 10 and 100 topics, and the CPU of starting the command."""
+    print(f"machine: {machine()}")
+    idle = run_batch(0, args.sources, args.concurrency, 0.0, args.database_url, verbose=False)
+    startup = idle["cpu"]
+    print(f"startup: `absorb refresh --all` with nothing to do costs {startup:.2f}s CPU, "
+          f"{idle['rss_mib']:.0f} MiB")
+    for delay in (0.0, 0.2):
+        result = run_batch(100, args.sources, args.concurrency, delay, args.database_url,
+                           verbose=False)
+        calls, cpu = result["calls"], result["cpu"]
+        print(f"100 topics, {delay * 1000:3.0f} ms latency, --concurrency {args.concurrency}: "
+              f"exit {result['status']}, {calls} calls ({calls / 100:.1f}/topic), CPU {cpu:.1f}s "
+              f"= {cpu / calls * 1000:.1f} ms per call ({(cpu - startup) / calls * 1000:.1f} ms "
+              f"after startup), {calls / result['wall']:.1f} calls/s, wall {result['wall']:.1f}s, "
+              f"peak RSS {result['rss_mib']:.0f} MiB")
+    # Memory at the same number of topics in flight, so that only the topics run so far differ.
+    memory = {topics: run_batch(topics, args.sources, 10, 0.0, args.database_url, verbose=False)
+              for topics in (10, 100)}
+    small, large = memory[10]["rss_mib"], memory[100]["rss_mib"]
+    print(f"memory, --concurrency 10: peak RSS {small:.0f} MiB at 10 topics, {large:.0f} MiB at "
+          f"100 ({(large - small) / 90 * 1024:.0f} KiB per extra topic)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--topics", type=int, default=None,
+                        help="one run of N topics (default: the matrix of the issue's figures)")
+    parser.add_argument("--sources", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--delay", type=float, default=0.2, help="model latency of one run, s")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument("--profile", default=None, metavar="FILE",
+                        help="run the batch under cProfile (CPU time), stats written to FILE")
+    args = parser.parse_args()
+    if args.topics is None and not args.profile:
+        matrix(args)
+        return
+    topics = args.topics or 100
+    print(f"machine: {machine()}")
+    result = run_batch(topics, args.sources, args.concurrency, args.delay, args.database_url,
+                       args.profile)
+    print_run(result, args.concurrency, args.delay)
 
 
 if __name__ == "__main__":

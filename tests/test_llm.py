@@ -306,3 +306,56 @@ def test_structured_runnables_are_built_once_per_model_schema_and_method(server)
     assert structured_runnable(model, made[-1], "json_schema") is structured_runnable(
         model, made[-1], "json_schema")
     assert structured_runnable(model, Summary, "json_schema") is not first  # evicted, rebuilt
+
+
+class Nested(BaseModel):
+    items: list[Summary]
+    note: str | None = None
+
+
+async def _outcome(server, replies) -> tuple:
+    """What one structured call ends in, the requests it sent and the tokens it recorded."""
+    server.requests.clear()
+    server.script(*replies)
+    recorder = InMemoryCallRecorder()
+    try:
+        result: object = await call_structured(build_chat_model("draft"), Nested, messages(),
+                                               node="draft", method="json_schema",
+                                               recorder=recorder)
+    except LLMError as error:
+        result = (error.category, error.detail, error.answer_text, error.attempts)
+    sent = [(r["messages"], r["response_format"]) for r in server.requests]
+    return result, sent, [(c.input_tokens, c.output_tokens) for c in recorder.calls]
+
+
+async def test_the_lean_json_schema_path_ends_as_langchains_structured_output_did(server,
+                                                                                  monkeypatch):
+    """The runnable built once per schema sends the same request and ends every answer the
+    way `with_structured_output(include_raw=True)` did: parsed, re-asked, or the same error."""
+    import agent.llm as llm
+
+    cases = [
+        [{"items": [{"text": "a"}], "note": "n"}],
+        ["not json at all", {"items": []}],
+        ['{"items": [{"text": 1}]}', '{"wrong_field": 1}'],
+        ["", ""],
+        [Fault.refusal()],
+        [Fault.content_filter()],
+        [Fault.truncated(), Fault.truncated()],
+    ]
+    lean = [await _outcome(server, replies) for replies in cases]
+    monkeypatch.setattr(llm, "structured_runnable", lambda model, schema, method: (
+        model.with_structured_output(schema, method=method, include_raw=True)))
+    chain = [await _outcome(server, replies) for replies in cases]
+    # An empty answer's error quotes the whole message, ids and all, in both paths, and
+    # the re-ask carries it: compared up to the quote.
+    lean[3], chain[3] = _unquoted(lean[3]), _unquoted(chain[3])
+    assert lean == chain
+    assert [r[0] if isinstance(r[0], BaseModel) else r[0][0] for r in lean] == [
+        Nested(items=[Summary(text="a")], note="n"), Nested(items=[]), "invalid_output",
+        "invalid_output", "refusal", "content_filter", "truncated"]
+
+
+def _unquoted(outcome: tuple) -> tuple:
+    (category, detail, _, attempts), sent, tokens = outcome
+    return ((category, detail.split("Received message")[0], attempts), len(sent), len(tokens))
