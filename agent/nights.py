@@ -106,6 +106,23 @@ def held_for_sections(store: Store, topic: str, section_ids: list[str]) -> dict[
     return found
 
 
+def waiting_sections(store: Store, topic: str, *, prompt_version: str, model: str) -> dict[str, list[str]]:
+    """New sources a bounded draft left for a later run, with the sections today's triage
+    (same prompt version and model) sent them to: drafted there without being triaged again."""
+    from agent.store.schema import topic_sources
+
+    query = (sa.select(source_notes.c.source_id, source_notes.c.section_ids)
+             .join(topic_sources, sa.and_(topic_sources.c.topic == source_notes.c.topic,
+                                          topic_sources.c.source_id == source_notes.c.source_id))
+             .where(source_notes.c.topic == topic,
+                    source_notes.c.status == SourceStatus.new.value,
+                    topic_sources.c.status == SourceStatus.new.value,
+                    source_notes.c.prompt_version == prompt_version, source_notes.c.model == model)
+             .order_by(source_notes.c.updated_at, source_notes.c.source_id))
+    with store.engine.connect() as conn:
+        return {row.source_id: list(row.section_ids or []) for row in conn.execute(query)}
+
+
 def model_name(model) -> str:  # noqa: ANN001 - any BaseChatModel, or None
     return str(getattr(model, "model_name", None) or getattr(model, "model", None) or "") if model else ""
 

@@ -165,7 +165,7 @@ def unanswered(decisions: list[SourceDecision], asked: list[str]) -> list[str]:
 def bound_tasks(tasks: list[SectionTask], article: Article, sources: dict[str, Source],
                 limit: int, held: set[str] | None = None) -> dict[str, list[str]]:
     """Cut each task to its `limit` most relevant sources, in place; returns each source left
-    out with the headings of the sections that left it out.
+    out with the ids of the sections that left it out.
 
     Most relevant first: new sources before ones held back earlier (`held`), then the most
     content words shared with the section, then triage order. A draft's input then grows
@@ -190,6 +190,6 @@ def bound_tasks(tasks: list[SectionTask], article: Article, sources: dict[str, S
         ranked = [sid for _, sid in sorted(enumerate(task.source_ids), key=rank)]
         keep = set(ranked[:limit])
         for sid in ranked[limit:]:
-            left_out.setdefault(sid, []).append(task.heading)
+            left_out.setdefault(sid, []).append(task.section_id)
         task.source_ids = [sid for sid in task.source_ids if sid in keep]
     return left_out

@@ -18,12 +18,14 @@ from agent.facts import keep_once
 from agent.llm import call_structured
 from agent.merge import merge_proposal
 from agent.models import DroppedSentence, Edit, SourceStatus
-from agent.nights import WAITING, expire, forget, held_for_sections, record, record_work
+from agent.nights import (WAITING, expire, forget, held_for_sections, record, record_work,
+                          waiting_sections)
 from agent.numbering import numbers_for
 from agent.prompting import prompt_tag
 from agent.mentions import record as record_mentions
-from agent.triage import (TriageAnswer, batches, bound_tasks, first_answers, irrelevant_ids,
-                          lexical_decisions, plan_tasks, triage_messages, unanswered)
+from agent.triage import (SourceDecision, TriageAnswer, batches, bound_tasks, first_answers,
+                          irrelevant_ids, lexical_decisions, plan_tasks, triage_messages,
+                          unanswered)
 from graphs.lead import route_after_lead, update_lead
 from graphs.section import build_section_graph
 from graphs.state import RefreshState, RunContext
@@ -80,6 +82,13 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
             run_id=ctx.run_id, prompt_version=prompt_tag("triage"), recorder=ctx.recorder,
             method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings)
 
+    # Left out of a bounded draft last time: triage's answer is remembered, not paid again.
+    prompt, model = triage_version(ctx)
+    section_ids = {s.id for s in article.sections}
+    remembered = {sid: ids for sid, ids in waiting_sections(
+        store, state["topic"], prompt_version=prompt, model=model).items()
+        if sid in found and ids and set(ids) <= section_ids}
+    sources = [s for s in sources if s.id not in remembered]
     asked = [s.id for s in sources]
     if ctx.settings.triage_mode == "lexical":
         decisions = lexical_decisions(topic, article, sources)
@@ -94,6 +103,9 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     # Who each source names, from the same answer (issue 19: no extra call).
     record_mentions(store, {d.source_id: d.mentions for d in decisions if d.source_id in known},
                     origin="lexical" if ctx.settings.triage_mode == "lexical" else "triage")
+    decisions = [SourceDecision(source_id=sid, relevant=True, sections=ids,
+                                reason="triaged in an earlier run") for sid, ids in remembered.items()
+                 ] + decisions
     tasks = plan_tasks(article, decisions, known)
     off_topic = irrelevant_ids(decisions, known)
     if off_topic:
@@ -105,7 +117,6 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     if nowhere:
         store.sources.set_status(state["topic"], nowhere, SourceStatus.irrelevant.value,
                                  reason="triage: it named no section of the article")
-    prompt, model = triage_version(ctx)
     record(store, state["topic"], unanswered(decisions, asked), SourceStatus.undecided.value,
            reason="undecided: triage gave no answer twice", prompt_version=prompt, model=model,
            run_id=ctx.run_id)
@@ -114,7 +125,7 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     for task in tasks:
         task.source_ids += [i for i in held.get(task.section_id, []) if i not in task.source_ids]
     deferred = defer_beyond_limit(ctx, state["topic"], article, tasks, found,
-                                  {i for ids in held.values() for i in ids})
+                                  {i for ids in held.values() for i in ids}, prompt, model)
     return {"deferred": deferred, "tasks": [{"topic": state["topic"], "base_revision_id": state["base_revision_id"],
                        "section_id": t.section_id, "heading": t.heading,
                        "new_section": t.new_section, "source_ids": t.source_ids,
@@ -122,20 +133,24 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
 
 
 def defer_beyond_limit(ctx: RunContext, topic: str, article, tasks, found: dict,
-                       held: set[str]) -> list[str]:
+                       held: set[str], prompt: str, model: str) -> list[str]:
     """Each draft takes at most ABSORB_DRAFT_MAX_SOURCES sources; a new source no task kept
-    stays new, with why, and is drafted by a later run. Returns those sources' ids."""
+    stays new, with why and the sections triage chose (`waiting_sections`), and is drafted by
+    a later run. Returns those sources' ids."""
     limit = ctx.settings.draft_max_sources
     known = {**found, **ctx.store.sources.get_many(sorted(held - set(found)))}
     left_out = bound_tasks(tasks, article, known, limit, held=held)
     kept = {i for t in tasks for i in t.source_ids}
     waiting = [sid for sid in left_out if sid not in kept and sid not in held]
+    existing = {s.id for s in article.sections}
+    heading = {t.section_id: t.heading for t in tasks}
     for sid in waiting:
-        headings = "', '".join(left_out[sid])
-        ctx.store.sources.set_status(
-            topic, [sid], SourceStatus.new.value,
-            reason=(f"{WAITING} the draft of '{headings}' took its {limit} most relevant sources "
-                    "(ABSORB_DRAFT_MAX_SOURCES); the next run drafts it")[:300])
+        headings = "', '".join(heading[i] for i in left_out[sid])
+        record(ctx.store, topic, [sid], SourceStatus.new.value,
+               reason=(f"{WAITING} the draft of '{headings}' took its {limit} most relevant "
+                       "sources (ABSORB_DRAFT_MAX_SOURCES); the next run drafts it")[:300],
+               prompt_version=prompt, model=model, run_id=ctx.run_id,
+               section_ids={sid: [i for i in left_out[sid] if i in existing]})
     return waiting
 
 

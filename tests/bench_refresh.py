@@ -241,12 +241,18 @@ def many_sources(count: int = 200) -> dict:
         run_refresh(store, "ai", server)
         drafts = [r for r in server.requests if task_of(r) == "draft_section"]
         rows = [r for r in server.rows if r["task"] == "draft_section"]
+        waiting = [s for s, st in store.sources.for_topic("ai") if st == "new"]
+        triaged = len(server.requests_for("triage"))
+        run_refresh(store, "ai", server)  # the next run drafts the waiting ones
+        next_triage = len(server.requests_for("triage")) - triaged
+        next_drafts = len(server.requests_for("draft_section")) - len(drafts)
     per_draft = [len(re.findall(r"<<<SOURCE id=", json.dumps(r["messages"]))) for r in drafts]
-    waiting = [s for s, st in store.sources.for_topic("ai") if st == "new"]
     return {"new_sources": count, "draft_max_sources": os.environ.get("ABSORB_DRAFT_MAX_SOURCES", "default"),
             "drafts": len(drafts), "most_sources_in_one_draft": max(per_draft, default=0),
             "largest_draft_input_tokens": max((r["tokens"] for r in rows), default=0),
-            "waiting_for_next_run": len(waiting)}
+            "waiting_for_next_run": len(waiting), "triage_calls": triaged,
+            "next_run": {"triage_calls": next_triage, "drafts": next_drafts,
+                         "still_waiting": sum(st == "new" for _, st in store.sources.for_topic("ai"))}}
 
 
 def machine() -> str:

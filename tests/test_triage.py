@@ -106,9 +106,11 @@ def test_a_draft_takes_at_most_k_sources_and_the_rest_wait_for_the_next_run(
     assert listed[cooling]["status"] == "proposed"
     assert listed[diloco]["status"] == "new"
     assert "took its 1 most relevant sources (ABSORB_DRAFT_MAX_SOURCES)" in listed[diloco]["reason"]
+    assert len(server.requests_for("triage")) == 1
     second = json.loads(cli("refresh", TOPIC, "--no-gather", "--json").out)
     drafts = server.requests_for("draft_section")
     assert len(drafts) == 2 and diloco in json.dumps(drafts[1])
+    assert len(server.requests_for("triage")) == 1  # triage's answer was remembered, not asked again
     assert "wait for the next run" not in second["outcome"]
     listed = {row["id"]: row for row in json.loads(cli("sources", "list", TOPIC, "--json").out)}
     assert listed[diloco]["status"] != "new" and "reason" not in listed[diloco]
