@@ -243,3 +243,19 @@ def test_a_lead_edit_is_refused_once_the_lead_or_what_it_draws_on_changed():
     assert not still_applies(merged, edit)  # the lead moved on
     other = with_lead(_article(LEAD, [BEFORE[1]]), [])
     assert not still_applies(other.model_copy(update={"summary": LEAD}), edit)  # drawn sentence gone
+
+
+def test_extract_mode_picks_article_sentences_and_checks_them_in_code(world):
+    """ABSORB_DRAFT_MODE=extract (the bundled local model's mode): the lead call offers ids
+    only, code copies the chosen sentences in, and no judge is asked about them."""
+    shell, server = world
+    judged = len(server.requests_for("judge"))
+    ran = _ok(shell(f"absorb refresh {TOPIC}", ABSORB_DRAFT_MODE="extract"))
+    assert "proposal 2 waiting" in ran.err, ran
+    (request,) = server.requests_for("lead_extract")[-1:]
+    schema = json.dumps(request.get("response_format") or request.get("tools"))
+    assert '"enum"' in schema  # the ids offered, and only those
+    edit = _lead_edit(shell, 2)
+    (new,) = edit["sentences"]
+    assert NEW_FIGURE in new["text"] and new["label"] == "supported" and new["stage"] == "verbatim"
+    assert len(server.requests_for("judge")) == judged
