@@ -122,3 +122,24 @@ def test_a_call_the_budget_cannot_afford_is_not_sent(cli, topic_with_sources, se
     assert result.code != 0 or json.loads(result.out)["status"] != "waiting_review"
     assert "needs about" in result.out + result.err
     assert server.requests == []
+
+
+def test_bounded_tasks_keep_new_sources_first_then_the_closest_then_triage_order(seed_path):
+    from agent.triage import SectionTask, bound_tasks, known_sections
+
+    article = parse_page(seed_path.read_text()).article
+    close = "Liquid cooling for gigawatt data centers, GPUs and behind-the-meter power."
+    sources = {sid: Source(id=sid, title=title, text=text) for sid, title, text in [
+        ("src_far_first", "A note", "Bananas and bread."),
+        ("src_close", "Cooling", close),
+        ("src_far_second", "Another note", "Flour and sugar."),
+        ("src_held", "Held", close)]}
+    task = SectionTask("physical-infrastructure-boom", "Physical Infrastructure Boom", False,
+                       ["src_far_first", "src_held", "src_close", "src_far_second"])
+    left = bound_tasks([task], article, sources, 2, held={"src_held"})
+    assert task.source_ids == ["src_far_first", "src_close"]  # kept in their triage order
+    assert left == {"src_held": ["physical-infrastructure-boom"],
+                    "src_far_second": ["physical-infrastructure-boom"]}
+    assert bound_tasks([task], article, sources, 0) == {}  # 0: no limit
+    assert known_sections(["Physical Infrastructure Boom", "no-such", "overview", "overview"],
+                          article) == ["physical-infrastructure-boom", "overview"]
