@@ -232,7 +232,13 @@ class Edit(BaseModel):
     status: EditStatus = EditStatus.pending
 
     def new_sentences(self) -> list[Sentence]:
+        """Every sentence of the edit's text, old ones it keeps included."""
         return [s for p in self.new_paragraphs for s in p]
+
+    def added_sentences(self) -> list[Sentence]:
+        """The sentences the edit adds: its text without the ones it keeps from the old."""
+        old = {(s.text, tuple(s.citations)) for s in self.old_sentences}
+        return [s for s in self.new_sentences() if (s.text, tuple(s.citations)) not in old]
 
 
 class Proposal(BaseModel):

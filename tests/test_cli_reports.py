@@ -34,6 +34,19 @@ def test_no_gather_claims_no_gather_and_counts_say_what_they_count(world):
     edit_lines = [line for line in ran.out.splitlines() if line.strip()]
     assert edit_lines and all("new sentences, " in line and "held back" in line
                               for line in edit_lines), ran
+    # "N new sentences" counts what the edit adds, not the old sentences it keeps.
+    from agent.store import open_store
+
+    store = open_store(f"sqlite:///{shell.env['ABSORB_HOME']}/absorb.db")
+    try:
+        (proposal,) = store.proposals.list(topic=TOPIC)
+        for edit, line in zip(proposal.edits, edit_lines, strict=True):
+            old = {(s.text, tuple(s.citations)) for s in edit.old_sentences}
+            added = [s for p in edit.new_paragraphs for s in p if (s.text, tuple(s.citations)) not in old]
+            assert line.split("\t")[2].startswith(f"{len(added)} new sentences, "), (line, len(added))
+        assert any(edit.old_sentences for edit in proposal.edits)  # the count was put to the test
+    finally:
+        store.close()
 
 
 def test_the_overnight_report_names_a_feed_that_failed(world, tmp_path):

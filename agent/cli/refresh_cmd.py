@@ -83,7 +83,7 @@ def refresh(
             "proposal_id": result.proposal_id, "merged_revision_id": result.merged_revision_id,
             "outcome": result.outcome, "error_category": run.error_category, "error": run.error,
             "input_tokens": run.input_tokens, "output_tokens": run.output_tokens, "cost": run.cost,
-            "edits": [{"id": e.id, "section": e.heading, "sentences": len(e.new_sentences()),
+            "edits": [{"id": e.id, "section": e.heading, "sentences": len(e.added_sentences()),
                        "held_back": len(e.dropped)} for e in proposal.edits] if proposal else [],
             "gather": result.gather}
     if as_json:

@@ -52,7 +52,7 @@ def rewrite(
             "proposal_id": result.proposal_id, "merged_revision_id": result.merged_revision_id,
             "error_category": run.error_category, "error": run.error,
             "input_tokens": run.input_tokens, "output_tokens": run.output_tokens,
-            "edits": [{"id": e.id, "section": e.heading, "sentences": len(e.new_sentences()),
+            "edits": [{"id": e.id, "section": e.heading, "sentences": len(e.added_sentences()),
                        "held_back": len(e.dropped), "lost_facts": [s.text for s in e.lost_facts]}
                       for e in edits]}
     if as_json:
@@ -62,7 +62,7 @@ def rewrite(
         raise typer.Exit(3)
     if not as_json:
         for edit in edits:
-            echo(f"{edit.id}\t{edit.heading}\t{len(edit.new_sentences())} new sentences, "
+            echo(f"{edit.id}\t{edit.heading}\t{len(edit.added_sentences())} new sentences, "
                  f"{len(edit.dropped)} held back\t{len(edit.lost_facts)} facts no longer stated")
     if not edits and result.outcome.startswith("nothing to read"):
         err.print(f"run {run.id}: {result.outcome}")
