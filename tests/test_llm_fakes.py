@@ -27,7 +27,7 @@ def triage_messages(sources: str = "<<<SOURCE id=src_1>>>") -> list[BaseMessage]
 def draft_messages() -> list[BaseMessage]:
     return load_prompt("draft_section").render(
         topic_title="Absorb", section_outline="history: History", section_heading="History",
-        section_text="", sources="none")
+        section_text="", sources="none", citable="(none)")
 
 
 @pytest.mark.parametrize("method", METHODS)
