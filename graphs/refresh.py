@@ -72,7 +72,7 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     store = ctx.store
     topic = store.topics.get(state["topic"])
     article = ctx.base_article(state["base_revision_id"])
-    found = store.sources.get_many(state["source_ids"])
+    found = ctx.sources(state["source_ids"])
     sources = [found[i] for i in state["source_ids"] if i in found]
 
     async def ask(batch):
@@ -138,7 +138,7 @@ def defer_beyond_limit(ctx: RunContext, topic: str, article, tasks, found: dict,
     stays new, with why and the sections triage chose (`waiting_sections`), and is drafted by
     a later run. Returns those sources' ids."""
     limit = ctx.settings.draft_max_sources
-    known = {**found, **ctx.store.sources.get_many(sorted(held - set(found)))}
+    known = {**found, **ctx.sources(sorted(held - set(found)))}
     left_out = bound_tasks(tasks, article, known, limit, held=held)
     kept = {i for t in tasks for i in t.source_ids}
     waiting = [sid for sid in left_out if sid not in kept and sid not in held]

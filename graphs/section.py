@@ -49,7 +49,7 @@ def _dump(paragraphs: list[list[Sentence]]) -> list[list[dict]]:
 
 
 def _task_sources(state: SectionState, ctx: RunContext) -> list[Source]:
-    found = ctx.store.sources.get_many(state.get("source_ids", []))
+    found = ctx.sources(state.get("source_ids", []))
     return [found[i] for i in state.get("source_ids", []) if i in found]
 
 
@@ -105,7 +105,7 @@ async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> di
     context = ArticleContext(article.title, state["heading"],
                              tuple(s.text for p in (section.paragraphs if section else []) for s in p))
     cited = sorted({c for s in fresh for c in s.citations if is_source_id(c)})
-    sources = ctx.store.sources.get_many(cited)
+    sources = ctx.sources(cited)
     candidates = {s.id: s for s in _task_sources(state, ctx)}
     claims = [Claim(s.text, list(s.citations)) for s in fresh]
     try:
@@ -148,7 +148,7 @@ async def revise_section(state: SectionState, runtime: Runtime[RunContext]) -> d
     failures = [(Sentence.model_validate(f["sentence"]), Verdict.model_validate(f["verdict"]))
                 for f in state["failures"]]
     ids = revision_sources(failures)
-    found = ctx.store.sources.get_many(ids)
+    found = ctx.sources(ids)
     messages = revise_messages(article, state["heading"], failures, [found[i] for i in ids if i in found])
     try:
         draft = await _ask(ctx, state, "revise", messages, prompt_tag("revise_section"))

@@ -7,6 +7,7 @@ portable; live objects (store, models, gate) arrive per run through the context.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -14,7 +15,7 @@ from langchain_core.language_models import BaseChatModel
 
 from agent.citations import CitationGate
 from agent.llm_usage import CallRecorder, TokenBudget
-from agent.models import Article
+from agent.models import Article, Source
 from agent.settings import Settings
 from agent.store import Store
 
@@ -46,6 +47,7 @@ class RunContext:
     extra: dict[str, Any] = field(default_factory=dict)
     """Mode-specific options (rewrite: instructions, section, with_new)."""
     _articles: dict[int, Article] = field(default_factory=dict, repr=False)
+    _sources: dict[str, Source] = field(default_factory=dict, repr=False)
 
     def base_article(self, revision_id: int) -> Article:
         """The article of a revision, read from the store once per run instead of in every
@@ -56,6 +58,18 @@ class RunContext:
         if article is None:
             article = self._articles[revision_id] = self.store.revisions.get(revision_id).article
         return article
+
+    def sources(self, ids: Iterable[str]) -> dict[str, Source]:
+        """`store.sources.get_many(ids)`, each source read once per run: a section's sources
+        were read again by its draft, its check and every revision. A source's text is fixed
+        once stored (provenance only fills one stored without text), so the run keeps the
+        copy it read first; ids not (yet) stored are looked up again."""
+        wanted = list(ids)
+        missing = [i for i in dict.fromkeys(wanted) if i not in self._sources]
+        if missing:
+            self._sources.update(self.store.sources.get_many(missing))
+        # In id order, as SQLite answers `get_many` (its IN list is searched sorted).
+        return {i: self._sources[i] for i in sorted(set(wanted)) if i in self._sources}
 
 
 class SectionTaskState(TypedDict, total=False):
