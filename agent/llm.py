@@ -11,7 +11,9 @@ an `LLMError` whose category says why.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import ssl
 import threading
 import time
@@ -281,6 +283,8 @@ class _StructuredCall:
                     return None, started, exc
 
         output, started, failure = await shutdown.guarded(attempt())
+        if failure is not None and (recovered := self._recovered(failure, started)) is not None:
+            return recovered
         if failure is not None:
             if isinstance(failure, TimeoutError):
                 failure = LLMError("timeout", f"no answer within the {left:.0f}s left of the "
@@ -298,6 +302,8 @@ class _StructuredCall:
             try:
                 output = runnable.invoke(conversation)
             except Exception as exc:
+                if (recovered := self._recovered(exc, started)) is not None:
+                    return recovered
                 error = self._failed(exc, started)
                 if error is None:
                     raise
@@ -309,6 +315,18 @@ class _StructuredCall:
         self.attempts += 1
         if self.budget is not None:
             self.budget.check(self.node, estimate_input_tokens(conversation))
+
+    def _recovered(self, exc: Exception, started: float) -> BaseModel | None:
+        """The answer of a json_schema call whose content is the JSON object wrapped in prose or
+        a markdown fence (the SDK's parse rejects it whole, with the content as the input)."""
+        if not isinstance(exc, ValidationError):
+            return None
+        errors = exc.errors()
+        content = errors[0].get("input") if errors and errors[0].get("type") == "json_invalid" else None
+        recovered = _embedded_answer(content if isinstance(content, str) else None, self.schema)
+        if recovered is not None:
+            self._account(usage_from_exception(exc), started)
+        return recovered
 
     def _failed(self, exc: Exception, started: float) -> LLMError | None:
         self._account(usage_from_exception(exc), started)
@@ -339,6 +357,10 @@ class _StructuredCall:
         elif finish_reason == "length":
             error = LLMError("truncated", "the answer was cut off at the output token limit",
                              answer_text=answer)
+        elif (embedded := _embedded_answer(answer, self.schema)) is not None:
+            # Servers that ignore response_format (Ollama, LM Studio, some vLLM builds) wrap
+            # the JSON in prose or a markdown fence; the object itself is still checked whole.
+            return embedded
         elif parsing_error is not None:
             error = classify(parsing_error) or LLMError("invalid_output", str(parsing_error))
             error.answer_text = error.answer_text or answer
@@ -376,6 +398,24 @@ class _StructuredCall:
         previous = (error.answer_text or "").strip()
         shown = f"\nYour previous answer was:\n{previous[:1500]}\n" if previous else "\n"
         return HumanMessage(f"{problem}{shown}{request}")
+
+
+_FENCED = re.compile(r"```[A-Za-z]*[ \t]*\n(.*?)\n?[ \t]*```", re.S)
+
+
+def _embedded_answer(answer: str | None, schema: type[Schema]) -> Schema | None:
+    """The one schema-valid JSON object inside prose or a markdown fence, else None. Never
+    completes a truncated object: what is not whole JSON is no answer."""
+    if not answer or "{" not in answer:
+        return None
+    candidates = [m.group(1) for m in _FENCED.finditer(answer)]
+    candidates.append(answer[answer.find("{"):answer.rfind("}") + 1])
+    for candidate in candidates:
+        try:
+            return schema.model_validate(json.loads(candidate))
+        except (ValueError, ValidationError):
+            continue
+    return None
 
 
 def _answer_text(raw: Any) -> str | None:

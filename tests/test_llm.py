@@ -149,6 +149,27 @@ async def test_invalid_json_is_asked_again_once_with_the_error(server, method):
 
 
 @pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("wrapped", [
+    'Sure! Here it is:\n\n```json\n{"text": "fenced"}\n```\nAnything else?',
+    '```\n{"text": "fenced"}\n```',
+    'The answer is {"text": "fenced"} as requested.'])
+async def test_json_wrapped_in_prose_or_a_fence_is_taken_without_a_reask(server, method, wrapped):
+    # Servers that ignore response_format (Ollama, LM Studio) answer like this.
+    server.script(wrapped)
+    assert await ask(method) == Summary(text="fenced")
+    assert server.request_count == 1
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_a_fence_around_json_that_is_not_the_schema_is_still_invalid(server, method):
+    server.default = 'Here:\n```json\n{"wrong_field": 1}\n```\nand {"text": '
+    with pytest.raises(LLMError) as caught:
+        await ask(method)
+    assert caught.value.category == "invalid_output"
+    assert server.request_count == 2
+
+
+@pytest.mark.parametrize("method", METHODS)
 async def test_invalid_json_twice_fails_as_invalid_output(server, method):
     server.default = '{"wrong_field": 1}'
     with pytest.raises(LLMError) as caught:
