@@ -19,6 +19,8 @@ from agent.triage import section_outline, source_block
 
 DRAFT_SOURCE_CHARS = 4000
 REPLACEMENT_SIMILARITY = 70
+# A list marker the model copied from a prompt's list ("- ", "* ", "2. ") is no part of a sentence.
+_LIST_MARKER = re.compile(r"^(?:[-*\u2022]|\d{1,2}[.)])\s+")
 _INLINE_CITATION = re.compile(r"\s*\[(src_[0-9a-f]{16}|[a-z]+:\d+)\]")
 
 
@@ -134,6 +136,7 @@ def to_paragraphs(draft: SectionDraft, allowed: list[str] | None = None) -> list
             inline = _INLINE_CITATION.findall(drafted.text)
             text = " ".join(_INLINE_CITATION.sub("", drafted.text).split())
             text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+            text = _LIST_MARKER.sub("", text)
             citations = list(dict.fromkeys([c.strip().strip("[]") for c in drafted.citations] + inline))
             if permitted is not None:
                 citations = [c for c in citations if c in permitted]
