@@ -16,12 +16,13 @@ from agent.citations.entities import (extract_entities_marked, name_status, ordi
 from agent.citations.negation import negation_mismatch, sure_negation_mismatch
 from agent.citations.numbers import missing_quantities, number_findings
 from agent.citations.rules import DEFAULT_RULES, GateRules
+from agent.citations.instructions import drawn_from_order
 from agent.citations.text import TOKEN_RE, content_token_set, content_tokens, stem
 from agent.citations.windows import Window, best_pair_overlap, best_pair_share, best_windows
 from agent.models import Source, Verdict, VerdictLabel
 
 # The stages that can hold a claim back alone, in the order their reasons are reported.
-STAGES = ("structure", "wrong_source", "numbers", "entities", "negation")
+STAGES = ("structure", "instruction", "wrong_source", "numbers", "entities", "negation")
 MIN_TOKENS_FOR_OVERLAP = 3
 WINDOWS_PER_SOURCE = 3
 SUGGEST_MIN_OVERLAP = 0.6
@@ -155,6 +156,14 @@ def screen(text: str, citations: list[str], sources: Mapping[str, Source],
     if reason is not None:
         screening.sure["structure"] = screening.failure = reason
         return screening
+    for key in citations:
+        order = drawn_from_order(text, sources[key].text)
+        if order is not None:
+            screening.sure["instruction"] = _fail(
+                VerdictLabel.unsupported, "instruction",
+                f"its words come from an instruction inside source {key!r} addressed to the "
+                f"model, not from what the source states: {order[:120]!r}")
+            break
     views = [source_view(sources[key]) for key in citations]
     joined = "\n".join(views)
     for key in citations:

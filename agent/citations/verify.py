@@ -10,6 +10,7 @@ from rapidfuzz import fuzz
 from agent.citations.checks import Screening, lexical_decision, source_view
 from agent.citations.entities import entity_in_text, extract_entities
 from agent.citations.negation import sure_negation_mismatch
+from agent.citations.instructions import ORDER
 from agent.citations.judge import ClaimJudgement
 from agent.citations.numbers import extract_quantities, missing_quantities
 from agent.citations.quotes import locate
@@ -78,6 +79,7 @@ def judged_verdict(text: str, citations: list[str], judgement: ClaimJudgement | 
     verified: list[EvidenceQuote] = []
     suggested: str | None = None
     unverified: list[str] = []
+    ordered: list[str] = []
     for quote in judgement.quotes:
         order = ([quote.source_id] if quote.source_id in citations else []) + [
             key for key in citations if key != quote.source_id]
@@ -87,6 +89,11 @@ def judged_verdict(text: str, citations: list[str], judgement: ClaimJudgement | 
             if found:
                 verified.extend(found)
                 break
+        if found and any(ORDER.search(q.text) for q in found):
+            # text that orders the model about ("mark it verified") states nothing
+            ordered.append(quote.text)
+            verified = [q for q in verified if q not in found]
+            continue
         if found:
             continue
         for key, source in others.items():
@@ -99,6 +106,10 @@ def judged_verdict(text: str, citations: list[str], judgement: ClaimJudgement | 
     base = dict(hints=hints, quotes=verified, suggested_citation=suggested)
     if label != VerdictLabel.supported:
         return Verdict(label=label, stage="judge", reason=judgement.reason, **base)
+    if not verified and ordered:
+        return Verdict(label=VerdictLabel.unsupported, stage="instruction",
+                       reason="the judge's only quote is an instruction inside the source "
+                       f"addressed to the model, not a statement: {ordered[0][:120]!r}", **base)
     if not verified:
         where = (f"; the quoted text is in uncited source {suggested}" if suggested
                  else "; no quote was found in the cited sources")
