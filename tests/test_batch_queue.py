@@ -18,16 +18,21 @@ from tests.test_batch import article_title, script_server, seed_topic
 TOPICS = [f"topic-{n}" for n in range(6)]
 
 
-@pytest.fixture
-def pg_store(postgres_url, monkeypatch):
+def seeded_pg_store(postgres_url: str, monkeypatch, topics):
+    """A PostgreSQL store (ABSORB_DATABASE_URL pointing at it) with each topic seeded."""
     from agent.store import open_store
 
     monkeypatch.setenv("ABSORB_DATABASE_URL", postgres_url)
     store = open_store(postgres_url)
-    for slug in TOPICS:
+    for slug in topics:
         seed_topic(store, slug)
     yield store
     store.close()
+
+
+@pytest.fixture
+def pg_store(postgres_url, monkeypatch):
+    yield from seeded_pg_store(postgres_url, monkeypatch, TOPICS)
 
 
 def test_two_burst_workers_drain_the_queue_once_per_topic(cli, pg_store, postgres_url, absorb_home):

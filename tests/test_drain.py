@@ -54,6 +54,20 @@ def _wait_for(condition, what: str, timeout: float = 90) -> None:
         time.sleep(0.05)
 
 
+def sigterm_once_called(process: subprocess.Popen, server: FakeOpenAIServer,
+                        topics: int) -> tuple[str, str, float]:
+    """SIGTERM once every topic's first call hangs at the fake; (stdout, stderr, seconds to exit)."""
+    try:
+        _wait_for(lambda: len(server.requests_for("triage")) >= topics, "every topic's call")
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        return out, err, time.monotonic() - signalled
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def test_sigterm_drains_a_batch_whose_provider_hangs(store):
     for slug in TOPICS:
         seed_topic(store, slug)
@@ -61,15 +75,7 @@ def test_sigterm_drains_a_batch_whose_provider_hangs(store):
         _hanging(server)
         batch = subprocess.Popen([ABSORB, "refresh", "--all"], env=_env(server),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            _wait_for(lambda: len(server.requests_for("triage")) >= len(TOPICS), "every topic's call")
-            signalled = time.monotonic()
-            batch.send_signal(signal.SIGTERM)
-            _, stderr = batch.communicate(timeout=60)
-            took = time.monotonic() - signalled
-        finally:
-            if batch.poll() is None:
-                batch.kill()
+        _, stderr, took = sigterm_once_called(batch, server, len(TOPICS))
         calls = server.request_count
     assert batch.returncode == 75, stderr
     assert took < 30 and took < GRACE + 15, took

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import time
 
 import pytest
 import sqlalchemy as sa
 
 from agent.fake_server import FakeOpenAIServer
-from tests.test_batch import script_server, seed_topic
-from tests.test_drain import GRACE, _hanging, _wait_for
+from tests.test_batch import script_server
+from tests.test_batch_queue import seeded_pg_store
+from tests.test_drain import GRACE, _hanging, sigterm_once_called
 from tests.test_races import ABSORB
 
 TOPICS = ("alpha-labs", "beta-works")
@@ -23,14 +22,7 @@ TOPICS = ("alpha-labs", "beta-works")
 
 @pytest.fixture
 def pg_store(postgres_url, monkeypatch):
-    from agent.store import open_store
-
-    monkeypatch.setenv("ABSORB_DATABASE_URL", postgres_url)
-    store = open_store(postgres_url)
-    for slug in TOPICS:
-        seed_topic(store, slug)
-    yield store
-    store.close()
+    yield from seeded_pg_store(postgres_url, monkeypatch, TOPICS)
 
 
 def _env(server: FakeOpenAIServer, absorb_home, postgres_url: str) -> dict:
@@ -49,15 +41,7 @@ def test_sigterm_drains_a_worker_whose_provider_hangs(cli, pg_store, postgres_ur
         worker = subprocess.Popen([ABSORB, "worker", "--concurrency", "2", "--json"],
                                   env=_env(server, absorb_home, postgres_url),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            _wait_for(lambda: len(server.requests_for("triage")) >= len(TOPICS), "both topics' calls")
-            signalled = time.monotonic()
-            worker.send_signal(signal.SIGTERM)
-            out, err = worker.communicate(timeout=60)
-            took = time.monotonic() - signalled
-        finally:
-            if worker.poll() is None:
-                worker.kill()
+        out, err, took = sigterm_once_called(worker, server, len(TOPICS))
         calls = server.request_count
     assert worker.returncode == 75, err
     assert took < GRACE + 15, took
