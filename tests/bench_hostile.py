@@ -32,8 +32,11 @@ def main(argv: list[str]) -> int:
             took = time.monotonic() - started
             verdict = "pass" if not world.problems else "FAIL"
             failed += bool(world.problems)
+            key = [f"{ran.line.split()[1]}={ran.code}" for ran in world.log
+                   if ran.line.split()[1] in ("refresh", "rewrite", "review")
+                   and ran.line.split()[2:3] != ["list"]]
             print(f"{journey:9} {mode:13} {verdict} {took:5.1f}s "
-                  f"{world.server.request_count:3d} calls", flush=True)
+                  f"{world.server.request_count:3d} calls  {' '.join(key)}", flush=True)
             for problem in world.problems:
                 print(f"    - {problem}", flush=True)
             for note in world.notes:
