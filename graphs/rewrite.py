@@ -28,9 +28,20 @@ def load_section(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
     if state.get("with_new"):
         fresh = [s for s, _ in store.sources.for_topic(state["topic"], status=SourceStatus.new.value)]
         source_ids += [s.id for s in rank_new_sources(section, fresh) if s.id not in source_ids]
+    if not source_ids:
+        # The section cites only references without text (an imported page's list): read the
+        # sources this topic has already taken in that are closest to the section, so the
+        # README's `rewrite` works whichever section the approved edit went to. Their status
+        # stays: only a refresh settles sources.
+        taken = [s for s, _ in store.sources.for_topic(
+            state["topic"], status=[SourceStatus.absorbed.value, SourceStatus.proposed.value])
+            if s.text]
+        source_ids = [s.id for s in rank_new_sources(section, taken)]
     if not source_ids:  # nothing a rewrite could cite: no model call at all
-        why = (" and no new source applies" if state.get("with_new")
-               else " (--with-new would also draw on the topic's new sources)")
+        why = (" and neither a new source nor one the topic has taken in applies"
+               if state.get("with_new") else
+               ", none the topic has taken in applies (--with-new would also draw on the "
+               "topic's new sources)")
         return {"base_revision_id": current.id, "tasks": [], "outcome": (
             f"nothing to read: the sources '{section.heading}' cites have no text{why}; "
             "no model was called")}

@@ -226,11 +226,12 @@ class Journey:
         rewritten = self.run(f"absorb rewrite {topic} 'Physical Infrastructure Boom' "
                              "--instructions 'Lead with cooling.'")
         if "nothing to read" in rewritten.err and touched:
-            # That section cites no source with text (edit 1 went elsewhere), so README's next
-            # command has no proposal to show (see notes/hostile-findings.md). The journey
-            # goes on with the section edit 1 did change.
-            self.notes.append(f"README rewrite of 'Physical Infrastructure Boom': nothing to "
-                              f"read (edit 1 changed {touched!r}); rewrote that instead")
+            # That section cites no source with text and none the topic took in applies, so
+            # README's next command has no proposal to show. The journey goes on with the
+            # section edit 1 did change.
+            (self.problems if self.mode == "careful" else self.notes).append(
+                f"README rewrite of 'Physical Infrastructure Boom': nothing to read (edit 1 "
+                f"changed {touched!r}); rewrote that instead")
             rewritten = self.run(f"absorb rewrite {topic} '{touched}' "
                                  "--instructions 'Lead with the newest development.'")
         proposal = _proposal(rewritten)

@@ -32,8 +32,11 @@ def test_a_planted_order_is_obeyed_by_the_model_but_never_reaches_the_article(se
 
 
 def test_a_model_that_wraps_its_json_in_prose_still_rewrites(server, tmp_path):
+    """Also: the README's rewrite of 'Physical Infrastructure Boom' files a proposal whichever
+    section the approved edit 1 went to (the seed's own references have no text)."""
     world = run_journey("rewrite", "prose", tmp_path, server=server)
     _held(world)
+    assert not world.notes, world.notes
     assert any("proposal" in ran.err and "waiting" in ran.err
                for ran in world.log if ran.line.startswith("absorb rewrite")), \
         "\n".join(str(ran) for ran in world.log)
