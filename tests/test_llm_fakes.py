@@ -99,3 +99,30 @@ async def test_fake_server_says_when_a_task_is_unscripted(monkeypatch):
             await call_structured(build_chat_model("triage"), Relevance, triage_messages(),
                                   node="triage")
         assert caught.value.category == "bad_request" and server.request_count == 1
+
+
+
+def test_a_client_that_resets_its_connection_leaves_no_traceback(capfd):
+    """An HTTP client that drops a kept-alive connection with a reset (as one that timed out
+    or was cancelled does) is normal traffic, not an error for the server to print."""
+    import json
+    import socket
+    import struct
+    import time
+
+    from agent.fake_server import FakeOpenAIServer
+
+    body = json.dumps({"model": "m", "messages": [{"role": "system", "content": "task: ok"}]})
+    with FakeOpenAIServer() as server:
+        server.on_task("ok", lambda _request: {"relevant": True})
+        host, port = server.base_url.split("//")[1].split("/")[0].split(":")
+        client = socket.create_connection((host, int(port)))
+        client.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                        f"application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode())
+        assert client.recv(65536).startswith(b"HTTP/1.")  # answered; the server now waits
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # for the next request on the connection, which is reset instead
+        time.sleep(0.3)
+    assert server.requests_for("ok")
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Connection reset" not in err, err
