@@ -48,6 +48,14 @@ class Ran:
         return f"$ {self.line}\n[exit {self.code}]\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
 
 
+
+def ok(ran: Ran) -> Ran:
+    """A command that must succeed: exit 0, and neither a traceback nor an `internal error`."""
+    assert ran.code == 0, ran
+    assert "internal error" not in ran.output and "Traceback" not in ran.output, ran
+    return ran
+
+
 class Shell:
     """bash with absorb on PATH, one ABSORB_HOME, and the fake model's address."""
 

@@ -10,6 +10,7 @@ import pytest
 
 from agent.fake_server import FakeOpenAIServer
 from tests.cli_world import SEED_ROUTES, Shell, forgetful, parroting_draft, seed_model, workdir
+from tests.cli_world import ok as _ok
 from tests.scripted import triage_by_title
 
 TOPIC = "ai-infrastructure"
@@ -31,12 +32,6 @@ def _sections(markdown: str) -> dict[str, str]:
 @pytest.fixture
 def world(seed_world):
     return seed_world
-
-
-def _ok(ran):
-    assert ran.code == 0, ran
-    assert "internal error" not in ran.output and "Traceback" not in ran.output, ran
-    return ran
 
 
 def test_editor_journey(world):

@@ -12,17 +12,12 @@ import shutil
 import pytest
 
 from agent.markdown import parse_page
+from tests.cli_world import ok as _ok
 from tests.scripted import sources_of, user_text
 
 TOPIC = "ai-infrastructure"
 OLD_FIGURE = "$650-750B"
 NEW_FIGURE = "$700-800 billion"
-
-
-def _ok(ran):
-    assert ran.code == 0, ran
-    assert "Traceback" not in ran.output, ran
-    return ran
 
 
 def _merge_capex_refresh(shell):

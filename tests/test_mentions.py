@@ -12,6 +12,7 @@ import pytest
 from agent.fake_server import FakeOpenAIServer
 from agent.mentions import alias_key, extract_names
 from tests.cli_world import Shell, workdir
+from tests.cli_world import ok as _ok
 from tests.scripted import sources_of
 
 PAGE = """# Cooling
@@ -39,12 +40,6 @@ BUS = [
      []),
 ]
 PINNED = {"Meta": 2, "Dan Rabinovich": 2, "Google": 2, "AI at Meta": 1}
-
-
-def _ok(ran):
-    assert ran.code == 0, ran
-    assert "Traceback" not in ran.output, ran
-    return ran
 
 
 def _world(tmp_path: Path, server: FakeOpenAIServer | None, **env: str) -> Shell:

@@ -13,16 +13,11 @@ import pytest
 
 from agent.fake_server import FakeOpenAIServer
 from tests.cli_world import Shell, seed_model, workdir
+from tests.cli_world import ok as _ok
 
 TOPIC = "ai-infrastructure"
 SEED = "agent/demo/seed.md"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-def _ok(ran):
-    assert ran.code == 0, ran
-    assert "Traceback" not in ran.output, ran
-    return ran
 
 
 def statuses(html: str) -> list[str]:

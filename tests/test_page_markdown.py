@@ -7,16 +7,11 @@ from pathlib import Path
 
 from agent.markdown import export_page, parse_page
 from tests.cli_world import Shell, workdir
+from tests.cli_world import ok as _ok
 
 SEED = "agent/demo/seed.md"
 SEED_STRIP = ("Together AI9Harrison Chase8LangChain7Jensen Huang7Chamath Palihapitiya7Simon Willison5"
               "swyx4Alexander Embiricos4AI at Meta3Andrej Karpathy3Google DeepMind3Guillermo Rauch3")
-
-
-def _ok(ran):
-    assert ran.code == 0, ran
-    assert "Traceback" not in ran.output, ran
-    return ran
 
 
 def test_seed_strip_and_bus_survive_import_and_export(tmp_path: Path):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_world import Shell, workdir
+from tests.cli_world import ok as _ok
 
 SEED = "agent/demo/seed.md"
 TOPIC = "ai-infrastructure"
@@ -52,12 +53,6 @@ SEED_TRUTH = {
     "Energy constraints, power grid limitations": {10, 11, 12},
     "State utility laws may present barriers": {10, 11},
 }
-
-
-def _ok(ran):
-    assert ran.code == 0, ran
-    assert "Traceback" not in ran.output, ran
-    return ran
 
 
 @pytest.fixture(scope="module")
