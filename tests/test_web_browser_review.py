@@ -147,6 +147,7 @@ def test_keyboard_alone_decides_three_edits_with_an_undo(page, live_server, seed
     wait_focus(page, "edit-2")
     page.keyboard.press("a")
     page.wait_for_selector("#edit-2 .badge.edit-merged")
+    wait_focus(page, "edit-3")  # a key pressed before focus moves on decides the card it is on
     page.keyboard.press("r")
     page.wait_for_selector("#edit-3 .badge.edit-rejected")
     assert statuses(seeded, pid) == ["merged", "merged", "rejected"]
