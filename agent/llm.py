@@ -11,13 +11,9 @@ an `LLMError` whose category says why.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import ssl
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -26,15 +22,14 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
-from langchain_openai.chat_models.base import _oai_structured_outputs_parser
 import openai
-from openai.lib._parsing._completions import type_to_response_format_param
 from pydantic import BaseModel, ValidationError
 from tenacity import (AsyncRetrying, RetryCallState, Retrying, retry_if_exception,
                       stop_after_attempt, stop_before_delay, wait_exponential_jitter)
 
 from agent.llm_errors import (CATEGORIES, NOT_CONFIGURED_MESSAGE, REASKABLE, TRANSIENT, LLMError,
                               LLMNotConfigured, classify)
+from agent.llm_structured import answer_text, embedded_answer, structured_runnable
 from agent.llm_usage import (CallRecorder, InMemoryCallRecorder, TokenBudget, TokenUsage, cost_usd,
                              estimate_input_tokens, usage_from_exception, usage_from_message)
 from agent.models import LLMCall
@@ -88,81 +83,6 @@ def build_chat_model(role: str, settings: Settings | None = None) -> BaseChatMod
                                                          verify=_tls_context()),
         **extra,
     )
-
-
-# The structured-output runnables built so far: per model (by identity; chat models are
-# pydantic objects, unhashable), per schema and method, least recently used first.
-# `with_structured_output` converts the schema to JSON Schema and builds a chain of five
-# runnables, about 3 ms of CPU, once per call before this cache. A runnable refers to its
-# model, so entries keep their model alive: both levels are bounded (a process has a few
-# models, tests make many; a schema built per call would otherwise grow it without end).
-_RUNNABLES: OrderedDict[int, tuple[BaseChatModel, OrderedDict]] = OrderedDict()
-_RUNNABLES_LOCK = threading.Lock()
-MODELS_CACHED, RUNNABLES_PER_MODEL = 8, 64
-
-
-def structured_runnable(model: BaseChatModel, schema: type[BaseModel], method: str) -> Runnable:
-    """`model.with_structured_output(schema, method=method, include_raw=True)`, built once per
-    model, schema and method. The runnable holds no per-call state (a call's messages and
-    config are arguments of `ainvoke`), so concurrent calls share it."""
-    key = (schema, method)
-    with _RUNNABLES_LOCK:
-        entry = _RUNNABLES.get(id(model))
-        if entry is not None and entry[0] is model and key in entry[1]:
-            _RUNNABLES.move_to_end(id(model))
-            entry[1].move_to_end(key)
-            return entry[1][key]
-    if isinstance(model, ChatOpenAI) and method == "json_schema" and not model.use_responses_api:
-        runnable: Runnable | _JsonSchemaOutput = _JsonSchemaOutput(model, schema)
-    else:
-        runnable = model.with_structured_output(schema, method=method, include_raw=True)
-    with _RUNNABLES_LOCK:
-        entry = _RUNNABLES.get(id(model))
-        if entry is None or entry[0] is not model:
-            entry = _RUNNABLES[id(model)] = (model, OrderedDict())
-        _RUNNABLES.move_to_end(id(model))
-        entry[1][key] = runnable
-        while len(entry[1]) > RUNNABLES_PER_MODEL:
-            entry[1].popitem(last=False)
-        while len(_RUNNABLES) > MODELS_CACHED:
-            _RUNNABLES.popitem(last=False)
-    return runnable
-
-
-class _JsonSchemaOutput:
-    """ChatOpenAI's `with_structured_output(schema, method="json_schema", include_raw=True)`,
-    the same request and the same {raw, parsed, parsing_error} answer, for less CPU.
-
-    LangChain binds the pydantic class, so the SDK converts it to a strict JSON Schema on
-    every call (~1.5 ms) and parses the answer into a generic ParsedChatCompletion, and the
-    answer then passes five runnables, each with its own callback and config setup. Here the
-    SDK's own conversion runs once per schema, the model is bound to its result, and the
-    answer is validated here, as the SDK would: `model_validate_json` of the content, a
-    refusal or an empty content through LangChain's own parser (same errors as before).
-    An invalid answer is a `parsing_error` here where the SDK raised it from the call: both
-    end as the same `invalid_output` LLMError with the same detail, answer and tokens.
-    """
-
-    def __init__(self, model: ChatOpenAI, schema: type[BaseModel]) -> None:
-        self.schema = schema
-        self.bound = model.bind(response_format=type_to_response_format_param(schema))
-
-    def _parse(self, raw: Any) -> dict:
-        try:
-            content = raw.content if isinstance(raw.content, str) else ""
-            if content and not raw.additional_kwargs.get("refusal"):
-                parsed: Any = self.schema.model_validate_json(content)
-            else:
-                parsed = _oai_structured_outputs_parser(raw, schema=self.schema)
-        except Exception as exc:  # noqa: BLE001 - like LangChain's fallback: kept as parsing_error
-            return {"raw": raw, "parsed": None, "parsing_error": exc}
-        return {"raw": raw, "parsed": parsed, "parsing_error": None}
-
-    async def ainvoke(self, messages: list[BaseMessage]) -> dict:
-        return self._parse(await self.bound.ainvoke(messages))
-
-    def invoke(self, messages: list[BaseMessage]) -> dict:
-        return self._parse(self.bound.invoke(messages))
 
 
 async def call_structured(model: BaseChatModel, schema: type[Schema],
@@ -323,7 +243,7 @@ class _StructuredCall:
             return None
         errors = exc.errors()
         content = errors[0].get("input") if errors and errors[0].get("type") == "json_invalid" else None
-        recovered = _embedded_answer(content if isinstance(content, str) else None, self.schema)
+        recovered = embedded_answer(content if isinstance(content, str) else None, self.schema)
         if recovered is not None:
             self._account(usage_from_exception(exc), started)
         return recovered
@@ -346,7 +266,7 @@ class _StructuredCall:
         self._account(usage_from_message(raw), started)
         parsed, parsing_error = output.get("parsed"), output.get("parsing_error")
         finish_reason = (getattr(raw, "response_metadata", None) or {}).get("finish_reason")
-        answer = _answer_text(raw)
+        answer = answer_text(raw)
         if parsing_error is None and parsed is not None:
             try:
                 if isinstance(parsed, self.schema):
@@ -357,7 +277,7 @@ class _StructuredCall:
         elif finish_reason == "length":
             error = LLMError("truncated", "the answer was cut off at the output token limit",
                              answer_text=answer)
-        elif (embedded := _embedded_answer(answer, self.schema)) is not None:
+        elif (embedded := embedded_answer(answer, self.schema)) is not None:
             # Servers that ignore response_format (Ollama, LM Studio, some vLLM builds) wrap
             # the JSON in prose or a markdown fence; the object itself is still checked whole.
             return embedded
@@ -398,34 +318,3 @@ class _StructuredCall:
         previous = (error.answer_text or "").strip()
         shown = f"\nYour previous answer was:\n{previous[:1500]}\n" if previous else "\n"
         return HumanMessage(f"{problem}{shown}{request}")
-
-
-_FENCED = re.compile(r"```[A-Za-z]*[ \t]*\n(.*?)\n?[ \t]*```", re.S)
-
-
-def _embedded_answer(answer: str | None, schema: type[Schema]) -> Schema | None:
-    """The one schema-valid JSON object inside prose or a markdown fence, else None. Never
-    completes a truncated object: what is not whole JSON is no answer."""
-    if not answer or "{" not in answer:
-        return None
-    candidates = [m.group(1) for m in _FENCED.finditer(answer)]
-    candidates.append(answer[answer.find("{"):answer.rfind("}") + 1])
-    for candidate in candidates:
-        try:
-            return schema.model_validate(json.loads(candidate))
-        except (ValueError, ValidationError):
-            continue
-    return None
-
-
-def _answer_text(raw: Any) -> str | None:
-    if raw is None:
-        return None
-    if isinstance(raw.content, str) and raw.content:
-        return raw.content
-    calls = [*getattr(raw, "invalid_tool_calls", []), *getattr(raw, "tool_calls", [])]
-    for tool_call in calls:
-        args = tool_call.get("args")
-        if args:
-            return args if isinstance(args, str) else str(args)
-    return None
