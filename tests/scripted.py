@@ -66,6 +66,14 @@ def extractive_draft(mutate: Callable[[str], str] | None = None) -> Callable[[di
     return handle
 
 
+def part_of_sentence(sentence: str) -> str:
+    """The sentence without its first word: still the source's own words, but not a whole
+    sentence of it, so the gate's judge checks it (a whole sentence copied as it stands passes
+    the gate's quote stage without a judge call)."""
+    head, _, rest = sentence.partition(" ")
+    return rest or head
+
+
 def faithful_judge(request: dict) -> dict:
     """Quotes the claim back from its cited source when it is there verbatim."""
     sources = {sid: text for sid, _, text in sources_of(request)}

@@ -19,8 +19,10 @@ from tests.scripted import (CLAIM_FENCE, SOURCE, claims_of, faithful_judge, sour
                             triage_by_title, user_text)
 from tests.test_gate_judge import obedient_model
 
-BERLIN = Source(id="s1", text="Lumora opened an office in Berlin. Lumora hired forty engineers.")
-OSLO = Source(id="s2", text="Orvane moved its headquarters to Oslo.")
+# Each claim below is part of a source sentence, not a whole one, so it goes to the judge (a
+# whole sentence copied as it stands passes without one: tests/test_gate_quote.py).
+BERLIN = Source(id="s1", text="Last year Lumora opened an office in Berlin. By May Lumora hired forty engineers.")
+OSLO = Source(id="s2", text="In March Orvane moved its headquarters to Oslo.")
 
 
 async def test_sections_submitting_together_share_one_call_per_cited_source_set() -> None:
@@ -98,10 +100,12 @@ async def test_a_failed_call_reaches_only_the_sections_whose_claims_it_held() ->
 
 
 def draft_by_heading(request: dict) -> dict:
-    """The boom section takes the source's first sentence, every other section its second."""
+    """The boom section takes the source's first sentence, every other section its second,
+    each without its opening clause (so the judge, not the quote stage, checks it)."""
     (sid, _, text), = sources_of(request)
-    first, second = (s.strip() + "." for s in text.split(". ", 1)[:2])
-    sentence = first if "to update: Physical Infrastructure Boom" in user_text(request) else second.rstrip(".") + "."
+    first, second = (s.strip().rstrip(".") + "." for s in text.split(". ", 1)[:2])
+    sentence = first if "to update: Physical Infrastructure Boom" in user_text(request) else second
+    sentence = sentence.split(", ", 1)[1]
     return {"paragraphs": [{"sentences": [{"text": sentence, "citations": [sid]}]}],
             "rationale": "added what the source states"}
 
@@ -118,8 +122,8 @@ def test_a_refresh_packs_the_judge_calls_of_its_sections(cli, seed_path, monkeyp
 
     topic = "ai-infrastructure"
     assert cli("import", seed_path, "--topic", topic).code == 0
-    text = ("Meta's VP of Infrastructure Dan Rabinovich says rack thermal density is scaling from "
-            "30 kW to 600 kW. Meta is moving to full-facility liquid cooling.")
+    text = ("At a May briefing, Meta's VP of Infrastructure Dan Rabinovich said rack thermal density "
+            "is scaling from 30 kW to 600 kW. By 2027, Meta is moving to full-facility liquid cooling.")
     source = Source(id=source_id_for(None, text), title="Meta liquid cooling and training shift",
                     kind="blog", text=text, content_hash=source_id_for(None, text))
     store = open_store()

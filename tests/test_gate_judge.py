@@ -66,9 +66,11 @@ def test_a_steering_source_never_shares_a_call_with_another_claim() -> None:
 def test_claims_from_several_sections_citing_the_same_sources_share_one_call() -> None:
     model = obedient_model()
     gate = CitationGate(model)
-    shared = Source(id="s1", text="Lumora opened an office in Berlin. Lumora hired forty engineers.")
-    other = Source(id="s2", text="Orvane moved its headquarters to Oslo.")
-    changed = Source(id="s1", text="Lumora closed its office in Berlin.")  # same id, other text
+    # Each claim is part of a source sentence, not a whole one: the quote stage leaves it to
+    # the judge (tests/test_gate_quote.py).
+    shared = Source(id="s1", text="Last year Lumora opened an office in Berlin. By May Lumora hired forty engineers.")
+    other = Source(id="s2", text="In March Orvane moved its headquarters to Oslo.")
+    changed = Source(id="s1", text="In June Lumora closed its office in Berlin.")  # same id, other text
     results = gate.check_many([
         ClaimGroup([Claim("Lumora opened an office in Berlin.", ["s1"])], {"s1": shared}),
         ClaimGroup([Claim("Lumora hired forty engineers.", ["s1"]),
@@ -85,7 +87,7 @@ def test_claims_from_several_sections_citing_the_same_sources_share_one_call() -
 async def test_async_packing_across_sections_matches_the_sync_one() -> None:
     model = obedient_model()
     gate = CitationGate(model)
-    source = Source(id="s1", text="Lumora opened an office in Berlin. Lumora hired forty engineers.")
+    source = Source(id="s1", text="Last year Lumora opened an office in Berlin. By May Lumora hired forty engineers.")
     results = await gate.acheck_many([
         ClaimGroup([Claim("Lumora opened an office in Berlin.", ["s1"])], {"s1": source}),
         ClaimGroup([Claim("Lumora hired forty engineers.", ["s1"])], {"s1": source})])
@@ -128,8 +130,8 @@ def test_instructions_are_a_stable_prefix_and_per_call_text_comes_after() -> Non
     gate = CitationGate(model)
     gate.check([Claim("Lumora opened an office in Berlin.", ["s1"]),
                 Claim("Orvane moved to Oslo.", ["s2"])],
-               {"s1": Source(id="s1", text="Lumora opened an office in Berlin."),
-                "s2": Source(id="s2", text="Orvane moved to Oslo.")},
+               {"s1": Source(id="s1", text="Last year Lumora opened an office in Berlin."),
+                "s2": Source(id="s2", text="In March Orvane moved to Oslo.")},
                context=ArticleContext(title="Lumora"))
     calls = model.calls_for("judge")
     assert len(calls) == 2

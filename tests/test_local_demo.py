@@ -60,7 +60,7 @@ def test_demo_with_a_configured_model_leaves_a_pending_proposal(cli, monkeypatch
     assert "tiny local model" not in result.err
     assert _gate_counts(result.err) == (1, 1)
     assert re.search(r"\+ Training and Compute Efficiency: “Decoupled DiLoCo.*\n +quote "
-                     r"\[supported/judge\] from “Decoupled DiLoCo", result.out)
+                     r"\[supported/quote\] from “Decoupled DiLoCo", result.out)
     assert re.search(r"- Training and Compute Efficiency: “CCCL.*” \[unsupported/numbers\] "
                      r"not in any cited source: 2031", result.out)
     assert "plan:" not in result.err  # a configured model triages: no count before it does

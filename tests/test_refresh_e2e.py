@@ -9,7 +9,7 @@ import pytest
 from agent.fake_replies import Fault
 from agent.fake_server import FakeOpenAIServer
 from agent.models import Source, source_id_for
-from tests.scripted import extractive_draft, faithful_judge, triage_by_title
+from tests.scripted import extractive_draft, faithful_judge, part_of_sentence, triage_by_title
 
 TOPIC = "ai-infrastructure"
 NEW_SOURCES = [
@@ -158,6 +158,7 @@ def test_no_model_configured_is_one_clear_line(cli, topic_with_sources, monkeypa
 
 
 def test_usage_reports_tokens_per_node_and_section(cli, topic_with_sources, server):
+    server.on_task("draft_section", extractive_draft(part_of_sentence))  # judged, not quoted
     result = cli("refresh", TOPIC, "--no-gather", "--json")
     assert result.code == 0, result.err
     data = json.loads(result.out)
@@ -165,7 +166,7 @@ def test_usage_reports_tokens_per_node_and_section(cli, topic_with_sources, serv
     nodes = {(r["node"], r["section"]) for r in rows}
     assert ("triage", None) in nodes
     assert ("draft", "physical-infrastructure-boom") in nodes
-    assert ("judge", None) in nodes or any(n == "judge" for n, _ in nodes)
+    assert any(n == "judge" for n, _ in nodes)
     assert sum(r["input_tokens"] for r in rows) == data["input_tokens"]
 
 
@@ -243,7 +244,9 @@ def test_max_revisions_zero_drops_failures_without_revising(cli, topic_with_sour
 
 def test_a_judge_that_never_answers_validly_holds_everything_back(cli, topic_with_sources, server):
     server.on_task("judge", lambda request: "{not json")
-    server.on_task("revise_section", extractive_draft())
+    # Parts of source sentences, not whole ones: only the judge could pass them.
+    server.on_task("draft_section", extractive_draft(part_of_sentence))
+    server.on_task("revise_section", extractive_draft(part_of_sentence))
     result = cli("refresh", TOPIC, "--no-gather", "--json")
     assert result.code == 0, result.err
     data = json.loads(result.out)

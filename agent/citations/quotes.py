@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
-from agent.citations.text import folded
+from agent.citations.text import content_tokens, folded, split_sentences
 from agent.models import EvidenceQuote
 
 MIN_QUOTE_CHARS = 8
@@ -53,3 +53,29 @@ def locate(quote: str, source_id: str, text: str) -> list[EvidenceQuote]:
         found.append(EvidenceQuote(source_id=source_id, text=text[start:end], start=start, end=end))
         cursor = position + length
     return found
+
+
+_TERMINATED = re.compile(r"[.!?][\"'”’)\]]*$")
+MAX_QUOTED_SENTENCES = 3
+MIN_QUOTED_WORDS = 4
+
+
+def whole_sentences(claim: str, source_id: str, text: str) -> EvidenceQuote | None:
+    """The span of `text` when the claim is one to three of its sentences copied whole (case,
+    quotes, dashes and spacing aside), each ending where the source's sentence ends: such a
+    claim says exactly what the source says, no qualifier dropped, so no judge is needed.
+    None for anything less (a clause, a truncated last line, a short fragment)."""
+    core = folded(claim)[0].strip(_TRIM)
+    if len(content_tokens(claim)) < MIN_QUOTED_WORDS or not core:
+        return None
+    spans = split_sentences(text)
+    for first, (start, _) in enumerate(spans):
+        for _, end in spans[first:first + MAX_QUOTED_SENTENCES]:
+            piece = text[start:end].rstrip()
+            candidate = folded(piece)[0].strip(_TRIM)
+            if len(candidate) > len(core):
+                break
+            if candidate == core and _TERMINATED.search(piece):
+                return EvidenceQuote(source_id=source_id, text=piece, start=start,
+                                     end=start + len(piece))
+    return None

@@ -13,7 +13,7 @@ from agent.citations.negation import sure_negation_mismatch
 from agent.citations.instructions import ORDER
 from agent.citations.judge import ClaimJudgement
 from agent.citations.numbers import extract_quantities, missing_quantities
-from agent.citations.quotes import locate
+from agent.citations.quotes import locate, whole_sentences
 from agent.citations.rules import DEFAULT_RULES, GateRules
 from agent.citations.text import content_token_set, content_tokens
 from agent.models import EvidenceQuote, Source, Verdict, VerdictLabel
@@ -37,6 +37,23 @@ def deterministic_verdict(text: str, citations: list[str], screening: Screening,
     return Verdict(label=VerdictLabel.supported, stage="deterministic", hints=hints, quotes=quotes,
                    reason="no stage found a problem and its best passage states most of its words",
                    redundant_citations=redundant_by_coverage(text, citations, sources))
+
+
+def quoted_verdict(text: str, citations: list[str], screening: Screening,
+                   sources: Mapping[str, Source]) -> Verdict | None:
+    """Supported without a judge when the sentence is whole sentences of a cited source,
+    copied as they stand, and no stage found anything to hint at; None otherwise. Text that
+    addresses the model is never such a quote (the instruction stage's rule)."""
+    if screening.failure is not None or screening.hints:
+        return None
+    for key in citations:
+        quote = whole_sentences(text, key, sources[key].text)
+        if quote is not None and not ORDER.search(quote.text):
+            others = [k for k in citations if k != key]
+            return Verdict(label=VerdictLabel.supported, stage="quote", quotes=[quote],
+                           reason=f"the sentence is copied whole from source {key}",
+                           redundant_citations=others)
+    return None
 
 
 def redundant_by_coverage(text: str, citations: list[str], sources: Mapping[str, Source]) -> list[str]:
