@@ -143,3 +143,14 @@ def test_bounded_tasks_keep_new_sources_first_then_the_closest_then_triage_order
     assert bound_tasks([task], article, sources, 0) == {}  # 0: no limit
     assert known_sections(["Physical Infrastructure Boom", "no-such", "overview", "overview"],
                           article) == ["physical-infrastructure-boom", "overview"]
+
+
+def test_triage_asks_in_as_few_calls_as_the_batch_size_allows_of_even_sizes() -> None:
+    from agent.triage import TRIAGE_BATCH, batches
+
+    items = [Source(id=f"s{n}", text="x") for n in range(2 * TRIAGE_BATCH + 3)]
+    sizes = [len(b) for b in batches(items)]
+    assert len(sizes) == 3 and max(sizes) - min(sizes) <= 1 and max(sizes) <= TRIAGE_BATCH
+    assert [s for b in batches(items) for s in b] == items  # every source once, in order
+    assert [len(b) for b in batches(items[:TRIAGE_BATCH])] == [TRIAGE_BATCH]
+    assert batches([]) == []
