@@ -133,3 +133,26 @@ def test_seed_article_survives_the_database(store, seed_path):
     assert store.revisions.get(revision.id).article == article
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from revisions")).scalar_one() == 1
+
+
+def test_recorded_calls_add_up_on_their_run(store):
+    """RunRepo.record reuses one prepared insert and one update: every call keeps its own
+    row and values, and the run's totals are the sums (not the last call's values)."""
+    from agent.models import LLMCall
+
+    store.topics.create("rec", "Rec", scope="Recording.")
+    run = store.runs.create("refresh", "rec", {})
+    other = store.runs.create("refresh", "rec", {})
+    calls = [LLMCall(run_id=run.id, node="triage", model="m1", input_tokens=100, output_tokens=7,
+                     cached_tokens=64, latency_ms=1.5, cost=0.25, prompt_version="t1"),
+             LLMCall(run_id=run.id, node="draft", section="s", model="m2", input_tokens=30,
+                     output_tokens=3, cost=0.5, prompt_version="d1"),
+             LLMCall(run_id=None, node="judge", model="m3", input_tokens=9, output_tokens=1)]
+    for call in calls:
+        store.runs.record(call)
+    assert store.runs.calls(run.id) == calls[:2]
+    assert store.runs.calls()[-1] == calls[2]
+    totals = store.runs.get(run.id)
+    assert (totals.input_tokens, totals.output_tokens, totals.cost) == (130, 10, 0.75)
+    untouched = store.runs.get(other.id)
+    assert (untouched.input_tokens, untouched.output_tokens, untouched.cost) == (0, 0, 0.0)
