@@ -68,8 +68,8 @@ class Fault:
         return cls("refusal", message=message)
 
     @classmethod
-    def content_filter(cls) -> Fault:
-        return cls("content_filter")
+    def content_filter(cls, content: str = "") -> Fault:
+        return cls("content_filter", content=content)
 
 
 # A dict or pydantic model is the structured answer; a str is sent verbatim (content, or
@@ -104,6 +104,7 @@ def completion_body(request_json: dict, reply: Reply, *, call_id: str, cached_to
         if reply.kind == "refusal":
             message["refusal"] = reply.message
         elif reply.kind == "content_filter":
+            message["content"] = reply.content or None  # what was written before the stop
             finish_reason = "content_filter"
         else:
             message["content"] = reply.content

@@ -277,6 +277,10 @@ class _StructuredCall:
         elif finish_reason == "length":
             error = LLMError("truncated", "the answer was cut off at the output token limit",
                              answer_text=answer)
+        elif isinstance(parsing_error, LLMError):
+            # agent.llm_structured: an answer whose finish reason rules it out (content filter)
+            error = parsing_error
+            error.answer_text = error.answer_text or answer
         elif (embedded := embedded_answer(answer, self.schema)) is not None:
             # Servers that ignore response_format (Ollama, LM Studio, some vLLM builds) wrap
             # the JSON in prose or a markdown fence; the object itself is still checked whole.

@@ -375,3 +375,38 @@ async def test_the_lean_json_schema_path_ends_as_langchains_structured_output_di
 def _unquoted(outcome: tuple) -> tuple:
     (category, detail, _, attempts), sent, tokens = outcome
     return ((category, detail.split("Received message")[0], attempts), len(sent), len(tokens))
+
+
+async def test_the_json_schema_format_is_sent_as_the_sdk_would(server):
+    """The format rides in the body through extra_body (no SDK parse path): the request
+    carries the SDK's own conversion of the schema, and the local server's max_tokens."""
+    from openai.lib._parsing._completions import type_to_response_format_param
+
+    server.script({"text": "Blue sky."})
+    assert await ask() == Summary(text="Blue sky.")
+    request = server.requests[0]
+    assert request["response_format"] == type_to_response_format_param(Summary)
+    assert request["max_tokens"] == get_settings().max_output_tokens
+    assert request["max_completion_tokens"] == get_settings().max_output_tokens
+
+
+async def test_an_answer_cut_off_at_the_limit_is_truncated_even_when_its_json_is_whole(server):
+    # As the SDK's parse path did (LengthFinishReasonError): finish_reason=length is no answer.
+    server.default = Fault.truncated(content='{"text": "whole"}')
+    recorder = InMemoryCallRecorder()
+    with pytest.raises(LLMError) as caught:
+        await ask(recorder=recorder)
+    assert caught.value.category == "truncated"
+    assert server.request_count == 2  # asked again once, like any truncated answer
+    assert [c.input_tokens for c in recorder.calls] == [
+        r["usage"]["prompt_tokens"] for r in server.responses]
+
+
+async def test_an_answer_stopped_by_a_content_filter_is_not_used_whatever_it_holds(server):
+    server.default = Fault.content_filter(content='{"text": "filtered"}')
+    recorder = InMemoryCallRecorder()
+    with pytest.raises(LLMError) as caught:
+        await ask(recorder=recorder)
+    assert caught.value.category == "content_filter"
+    assert server.request_count == 1
+    assert len(recorder.calls) == 1  # its tokens were billed: counted
