@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from agent.fake_server import FakeOpenAIServer
 from tests.scripted import extractive_draft, faithful_judge, triage_by_title
 from tests.test_refresh_e2e import TOPIC, topic_with_sources  # noqa: F401 - fixture
@@ -64,3 +66,19 @@ def test_sigkill_then_rerun_does_not_redraft_finished_sections(topic_with_source
     history = store.revisions.history(TOPIC)
     assert [r.number for r in history] == [1, 2]
     assert len(store.proposals.list(topic=TOPIC)) == 1
+
+
+async def test_the_sqlite_checkpoints_are_as_durable_as_the_store(store):
+    """WAL without an fsync per commit, like the store's own connection: a killed process
+    loses no checkpoint (the test above), and a checkpoint write costs no fsync."""
+    from agent.runner import checkpointer
+
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's saver has no such setting")
+    async with checkpointer(store) as saver:
+        async with saver.conn.execute("PRAGMA journal_mode") as cursor:
+            assert (await cursor.fetchone())[0] == "wal"
+        async with saver.conn.execute("PRAGMA synchronous") as cursor:
+            checkpoints = (await cursor.fetchone())[0]
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == checkpoints == 1  # NORMAL
