@@ -156,3 +156,18 @@ def test_recorded_calls_add_up_on_their_run(store):
     assert (totals.input_tokens, totals.output_tokens, totals.cost) == (130, 10, 0.75)
     untouched = store.runs.get(other.id)
     assert (untouched.input_tokens, untouched.output_tokens, untouched.cost) == (0, 0, 0.0)
+
+
+def test_the_verdict_cache_keeps_the_first_verdict_per_key(store):
+    from agent.models import Verdict, VerdictLabel
+    from agent.store.verdicts import StoreVerdictCache
+
+    cache = StoreVerdictCache(store.engine)
+    first = Verdict(label=VerdictLabel.supported, stage="judge", reason="stated")
+    assert cache.get("k1") is None
+    cache.put("k1", first)
+    cache.put("k1", Verdict(label=VerdictLabel.unsupported, stage="judge", reason="later"))
+    cache.put("k2", Verdict(label=VerdictLabel.unsupported, stage="judge", reason="other"))
+    assert cache.get("k1") == first
+    assert cache.get("k2").reason == "other"
+    assert cache.get("k3") is None

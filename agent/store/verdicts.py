@@ -10,6 +10,13 @@ from agent.models import Verdict, utcnow
 from agent.store.schema import verdict_cache
 
 
+# Built once, values bound per call: a statement built per lookup cost more CPU than the
+# lookup itself (SQLAlchemy builds and keys each new statement), and a run makes two per
+# section it checks.
+_GET = sa.select(verdict_cache.c.verdict).where(verdict_cache.c.key == sa.bindparam("key"))
+_PUT = sa.insert(verdict_cache)
+
+
 class StoreVerdictCache:
     """Implements agent.citations.VerdictCache; a verdict written twice keeps the first."""
 
@@ -18,12 +25,11 @@ class StoreVerdictCache:
 
     def get(self, key: str) -> Verdict | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(verdict_cache.c.verdict)
-                               .where(verdict_cache.c.key == key)).scalar_one_or_none()
+            row = conn.execute(_GET, {"key": key}).scalar_one_or_none()
         return None if row is None else Verdict.model_validate(row)
 
     def put(self, key: str, verdict: Verdict) -> None:
         # A concurrent run may have cached the same verdict first: either copy is right.
         with suppress(sa.exc.IntegrityError), self.engine.begin() as conn:
-            conn.execute(sa.insert(verdict_cache).values(
-                key=key, verdict=verdict.model_dump(mode="json"), created_at=utcnow()))
+            conn.execute(_PUT, {"key": key, "verdict": verdict.model_dump(mode="json"),
+                                "created_at": utcnow()})
