@@ -28,6 +28,13 @@ _ADD_TO_RUN = sa.update(runs).where(runs.c.id == sa.bindparam("b_run")).values(
     cost=runs.c.cost + sa.bindparam("b_cost", type_=sa.Float))
 
 
+_RUN = sa.select(runs).where(runs.c.id == sa.bindparam("b_id"))
+_LATEST_UNFINISHED = (sa.select(runs).where(runs.c.topic == sa.bindparam("b_topic"),
+                                            runs.c.kind == sa.bindparam("b_kind"),
+                                            runs.c.status.in_(UNFINISHED))
+                      .order_by(runs.c.id.desc()).limit(1))
+
+
 def holder_is_dead(holder: str) -> bool:
     """A lock holder `host:pid:...` of this host whose process is gone."""
     host, _, rest = holder.partition(":")
@@ -64,7 +71,7 @@ class RunRepo:
 
     def get(self, run_id: int) -> Run:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one_or_none()
+            row = conn.execute(_RUN, {"b_id": run_id}).one_or_none()
         if row is None:
             raise NotFound(f"no run {run_id} (see `absorb runs`)")
         return _run(row)
@@ -98,9 +105,7 @@ class RunRepo:
 
     def latest_unfinished(self, topic: str, kind: str) -> Run | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(runs).where(
-                runs.c.topic == topic, runs.c.kind == kind, runs.c.status.in_(UNFINISHED))
-                .order_by(runs.c.id.desc()).limit(1)).one_or_none()
+            row = conn.execute(_LATEST_UNFINISHED, {"b_topic": topic, "b_kind": kind}).one_or_none()
         return None if row is None else _run(row)
 
     def unfinished_topics(self, kind: str) -> list[str]:
