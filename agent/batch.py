@@ -10,6 +10,7 @@ the runs end `deferred`, to be continued by the next batch.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -303,8 +304,15 @@ async def run_batch(store: Store, options: BatchOptions, settings: Settings, *,
     SIGTERM or a first Ctrl-C drains (see `drain_on_signals`); a second one exits at once."""
     batch = Batch(store, options, settings, models)
     topics = options.topics or candidate_topics(store, gather=options.gather)
-    with drain_on_signals(batch.drain, settings.drain_grace, enabled=handle_signals):
-        return await batch.run(topics)
+    # What start-up made (modules, schemas, compiled graphs: ~200,000 objects) lives as long
+    # as the process; each full collection of the batch walked all of it again (~0.2 s of CPU
+    # each on a 100-topic batch). Frozen, the collector only walks what the batch allocates.
+    gc.freeze()
+    try:
+        with drain_on_signals(batch.drain, settings.drain_grace, enabled=handle_signals):
+            return await batch.run(topics)
+    finally:
+        gc.unfreeze()
 
 
 @contextmanager

@@ -167,3 +167,26 @@ def test_night_budget_defers_what_does_not_fit_and_the_next_night_resumes_it(cli
         (deferred["topic"], "waiting_review", deferred["run_id"])]  # the same run, continued
     assert len(server.requests) > requests
     assert len(store.proposals.list()) == 3
+
+
+async def test_the_batch_freezes_what_start_up_made_and_thaws_it_after(store, monkeypatch):
+    """gc.freeze() for the batch's run: full collections skip start-up's objects; after it,
+    the collector sees every object again (nothing stays frozen past the batch)."""
+    import gc
+
+    from agent.batch import Batch, BatchOptions, BatchReport, run_batch
+    from agent.runner import Models
+    from agent.settings import get_settings
+
+    seen: list[int] = []
+
+    async def run(self, topics):
+        seen.append(gc.get_freeze_count())
+        return BatchReport()
+
+    monkeypatch.setattr(Batch, "run", run)
+    before = gc.get_freeze_count()
+    await run_batch(store, BatchOptions(topics=["any"]), get_settings(),
+                    models=Models(None, None, None), handle_signals=False)
+    assert seen and seen[0] > before
+    assert gc.get_freeze_count() == before
