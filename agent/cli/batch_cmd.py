@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 import typer
-from rich.text import Text
 
 from agent.cli.common import emit_json, err, fail, store_session
 
@@ -15,6 +13,8 @@ STATUS_STYLE = {"done": "green", "waiting_review": "green", "unchanged": "dim", 
 
 def _summary(rows: list[dict], title: str) -> None:
     """The table on stderr: one line per topic that did something, then the counts."""
+    from rich.text import Text
+
     err.print(title)
     counts: dict[str, int] = {}
     shown = [r for r in rows if r["status"] != "unchanged" or r.get("error")]

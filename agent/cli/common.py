@@ -12,23 +12,31 @@ from typing import Any, NoReturn
 import typer
 
 
-class _StderrConsole:
+class LazyConsole:
     """rich's Console for stderr, made on first use: loading rich costs every command about
     20 ms of start-up, and most print nothing to stderr. Markup is off: titles and messages
     carry untrusted text that must never be read as style tags."""
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
+        self._options = {"stderr": True, "highlight": False, "markup": False, **options}
         self._console = None
 
     def __getattr__(self, name: str) -> Any:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+            self._console = Console(**self._options)
         return getattr(self._console, name)
 
 
-err = _StderrConsole()
+err = LazyConsole(soft_wrap=True)
+
+
+def styled(*parts: str | tuple[str, str]) -> Any:
+    """rich's Text.assemble, imported on first use (see LazyConsole)."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 class UserError(Exception):

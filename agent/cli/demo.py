@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from importlib import resources
 from pathlib import Path
 
 import typer
-from rich.text import Text
 
-from agent.cli.common import UserError, echo, err, store_session
+from agent.cli.common import UserError, echo, err, store_session, styled
 
 TINY_MODEL_NOTICE = (
     "No model is configured (OPENAI_API_KEY and OPENAI_BASE_URL are unset), so this demo runs "
@@ -31,6 +29,8 @@ TINY_MODEL_NOTICE = (
 
 
 def bundled_seed() -> Path:
+    from importlib import resources
+
     return Path(str(resources.files("agent.demo").joinpath("seed.md")))
 
 
@@ -107,7 +107,7 @@ def refresh_with_model(topic: str) -> tuple[int | None, str]:
         planned = announce_plan(store, topic, settings, speed)
 
         def say(line: str) -> None:
-            err.print(Text.assemble(("  ", ""), (line[:1], "green"), line[1:]))
+            err.print(styled(("  ", ""), (line[:1], "green"), line[1:]))
 
         started = time.perf_counter()
         with Progress(say, planned, settings.timeout if settings.section_timeouts else None) as progress:

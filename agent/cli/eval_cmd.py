@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from agent.cli.common import emit_json
+from agent.cli.common import LazyConsole, emit_json
 
 app = typer.Typer(help="Evaluate absorb's checks on labelled data.", no_args_is_help=True)
 # markup off: case ids and reasons are untrusted text.
-err = Console(stderr=True, highlight=False, markup=False)
+err = LazyConsole()
 
 
 class JudgeMode(StrEnum):
@@ -45,6 +43,8 @@ def _judge_model() -> Any:
 
 
 def _print_report(report: Any, path: Path, usage: dict[str, Any] | None) -> None:
+    from rich.table import Table
+
     err.print(f"{path.name}: {report.cases} cases")
     err.print(f"balanced accuracy {report.balanced_accuracy:.1%}   false accepts "
               f"{report.false_accept_rate:.1%}   false rejects {report.false_reject_rate:.1%}")
@@ -63,6 +63,8 @@ def _print_report(report: Any, path: Path, usage: dict[str, Any] | None) -> None
 
 
 def _print_stages(rows: dict[str, dict[str, int]]) -> None:
+    from rich.table import Table
+
     stages = Table("stage", "false rejects", "unsupported caught", "caught alone")
     for name, row in rows.items():
         stages.add_row(name, str(row["false_rejects"]), str(row["caught"]), str(row["caught_alone"]))
@@ -74,6 +76,8 @@ def _short(name: str) -> str:
 
 
 def _print_folds(report: Any, path: Path) -> None:
+    from rich.table import Table
+
     err.print(f"{path.name}: {len(report.folds)} folds (rules tuned on the other folds)")
     table = Table("fold", "cases", "balanced accuracy", "false accepts", "false rejects",
                   "baseline", "rules")

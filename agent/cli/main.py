@@ -12,8 +12,7 @@ from agent.cli import review_cmd
 from agent.cli import local_cmd
 from agent.cli import batch_cmd
 from agent.cli import editors_cmd, serve_cmd
-from agent.cli.common import UserError, err
-from rich.text import Text
+from agent.cli.common import UserError, err, styled
 
 app = typer.Typer(
     name="absorb",
@@ -78,7 +77,7 @@ def run(args: list[str]) -> int:
         status = _command().main(args=args, prog_name="absorb", standalone_mode=False)
         return status if isinstance(status, int) else 0
     except UserError as exc:
-        err.print(Text.assemble(("error: ", "red"), _one_line(str(exc))))
+        err.print(styled(("error: ", "red"), _one_line(str(exc))))
         return exc.code
     except typer.Exit as exc:
         return exc.exit_code
@@ -89,16 +88,16 @@ def run(args: list[str]) -> int:
         return _usage_error(exc)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         if isinstance(exc, _user_facing_errors()):
-            err.print(Text.assemble(("error: ", "red"), _one_line(str(exc))))
+            err.print(styled(("error: ", "red"), _one_line(str(exc))))
             return getattr(exc, "code", 2)
         category = getattr(exc, "category", None)
         if category == "locked":  # another run holds the topic: a conflict, not a failure
-            err.print(Text.assemble(("error: ", "red"), _one_line(str(exc))))
+            err.print(styled(("error: ", "red"), _one_line(str(exc))))
             return 4
         if category is not None:  # LLM and source errors carry a category and a clear message
-            err.print(Text.assemble((f"error ({category}): ", "red"), _one_line(str(exc))))
+            err.print(styled((f"error ({category}): ", "red"), _one_line(str(exc))))
             return 3
-        err.print(Text.assemble(("internal error: ", "red"), f"{type(exc).__name__}: "
+        err.print(styled(("internal error: ", "red"), f"{type(exc).__name__}: "
                                 f"{_one_line(str(exc))} (please report this with the command you ran)"))
         return 70
 
@@ -156,7 +155,7 @@ def _usage_error(exc: Exception) -> int:
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     ctx = getattr(exc, "ctx", None)
     command = ctx.command_path if ctx is not None else "absorb"
-    err.print(Text.assemble(("error: ", "red"), f"{_one_line(message)} (see `{command} --help`)"))
+    err.print(styled(("error: ", "red"), f"{_one_line(message)} (see `{command} --help`)"))
     return getattr(exc, "exit_code", 2) or 2
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 import typer
-from rich.text import Text
 
-from agent.cli.common import (echo, emit_json, err, fail, known_topic, store_session,
+from agent.cli.common import (echo, emit_json, err, fail, known_topic, store_session, styled,
                               topic_argument, when)
 
 
@@ -66,7 +65,7 @@ def refresh(
                 if step == "gather_sources" and not gather:
                     return  # --no-gather: the node ran, but it pulled nothing
                 status.update(f"refreshing {topic}: {step}")
-                err.print(Text.assemble(("  ✓ ", "green"), step))
+                err.print(styled(("  ✓ ", "green"), step))
 
             from agent.shutdown import Interrupted, run_interruptibly
 
@@ -93,7 +92,7 @@ def refresh(
             echo(f"{edit['id']}\t{edit['section']}\t{edit['sentences']} new sentences, "
                  f"{edit['held_back']} held back")
     if run.status.value == "failed":
-        err.print(Text.assemble((f"run {run.id} failed ({run.error_category}): ", "red"), run.error or ""))
+        err.print(styled((f"run {run.id} failed ({run.error_category}): ", "red"), run.error or ""))
         raise typer.Exit(3)
     summary = f"run {run.id}: {result.outcome}; {run.input_tokens}+{run.output_tokens} tokens"
     if result.proposal_id and run.status.value == "waiting_review":

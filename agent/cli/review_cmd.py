@@ -7,11 +7,8 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from agent.cli.common import echo, emit_json, err, fail, store_session
-from agent.cli.review_print import print_page as _print_page
+from agent.cli.common import echo, emit_json, err, fail, store_session, styled
 
 review_app = typer.Typer(help="See proposals as diffs with evidence; approve or reject per edit.",
                          invoke_without_command=True)
@@ -85,7 +82,16 @@ def show(proposal_id: int = typer.Argument(..., metavar="ID"),
     if as_json:
         emit_json(page_json(page, data))
         return
-    _print_page(page, Console(file=sys.stdout, markup=False, highlight=False, soft_wrap=True))
+    _print_page(page)
+
+
+def _print_page(page) -> None:  # noqa: ANN001 - a review page
+    """The page on stdout; rich (and the page printer) load only when a page is printed."""
+    from rich.console import Console
+
+    from agent.cli.review_print import print_page
+
+    print_page(page, Console(file=sys.stdout, markup=False, highlight=False, soft_wrap=True))
 
 
 def _report(proposal_id: int, action: str, result, choices: dict | None = None) -> None:
@@ -97,7 +103,7 @@ def _report(proposal_id: int, action: str, result, choices: dict | None = None) 
                   + f" ({status})")
         return
     for number, reason in result.refused.items():
-        err.print(Text.assemble((f"edit {number} refused: ", "yellow"), reason))
+        err.print(styled((f"edit {number} refused: ", "yellow"), reason))
     numbers = {e.id: n for n, e in enumerate(result.proposal.edits, start=1)}
     for edit_id, choice in (choices or {}).items():
         if numbers[edit_id] not in result.merged:
@@ -214,7 +220,7 @@ def propose(topic: str = typer.Argument(..., help="Topic slug."),
     if as_json:
         emit_json(page_json(page, view_json(view)))
     else:
-        _print_page(page, Console(file=sys.stdout, markup=False, highlight=False, soft_wrap=True))
+        _print_page(page)
     advice = [s.verdict.label.value for e in view.edits for s in e.sentences if s.verdict]
     failing = sum(label != "supported" for label in advice)
     err.print(f"proposal {proposal.id} created ({len(advice)} new sentences, {failing} not "

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 
 import typer
-from rich.text import Text
 
-from agent.cli.common import echo, emit_json, err, fail, store_session, topic_argument
+from agent.cli.common import echo, emit_json, err, fail, store_session, styled, topic_argument
 
 
 def rewrite(
@@ -39,7 +38,7 @@ def rewrite(
         with topic_lock(store, topic, "rewrite"), err.status(f"rewriting {found.heading}") as status:
             def progress(step: str) -> None:
                 status.update(f"rewriting {found.heading}: {step}")
-                err.print(Text.assemble(("  ✓ ", "green"), step))
+                err.print(styled(("  ✓ ", "green"), step))
 
             import asyncio  # here, not at the top: --help and `path` never load it
             result = asyncio.run(rewrite_section(store, topic, found.id, instructions=instructions,
@@ -58,7 +57,7 @@ def rewrite(
     if as_json:
         emit_json(data)
     if run.status.value == "failed":
-        err.print(Text.assemble((f"run {run.id} failed ({run.error_category}): ", "red"), run.error or ""))
+        err.print(styled((f"run {run.id} failed ({run.error_category}): ", "red"), run.error or ""))
         raise typer.Exit(3)
     if not as_json:
         for edit in edits:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import typer
 
 from agent.cli.common import echo, emit_json, err, fail, store_session
-from agent.models import SourceStatus, slugify
+from agent.kinds import SourceStatus, slugify
 
 sources_app = typer.Typer(help="Import, list and show a topic's sources; pull its feeds.",
                           no_args_is_help=True)
