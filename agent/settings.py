@@ -1,13 +1,20 @@
-"""Process settings for absorb, read from the environment (ABSORB_*, OPENAI_*) on each call."""
+"""Process settings for absorb, read from the environment (ABSORB_*, OPENAI_*) on each call.
+
+The variables are read here, not by pydantic-settings: importing it cost every command about
+60 ms of start-up. The lookup is the one pydantic-settings made (tests/test_settings.py
+compares the two): a field's variable is ABSORB_ + its name, or one of its aliases
+(ABSORB_HOME, OPENAI_API_KEY ...) tried first; names match in any case; ABSORB_PRICES holds
+JSON; pydantic validates every value, defaults included.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from pydantic_settings import SettingsError as _SourceError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_HOME = Path("~/.local/share/absorb")
 MODEL_ROLES = ("triage", "draft", "judge")
@@ -40,10 +47,16 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
 }
 
 
-class Settings(BaseSettings):
-    """Everything an operator can set; tests isolate themselves with monkeypatch.setenv."""
+ENV_PREFIX = "ABSORB_"
+# Fields whose variable holds a JSON document rather than a plain value.
+JSON_FIELDS = frozenset({"prices"})
 
-    model_config = SettingsConfigDict(env_prefix="ABSORB_", extra="ignore", populate_by_name=True)
+
+class Settings(BaseModel):
+    """Everything an operator can set; tests isolate themselves with monkeypatch.setenv.
+    `get_settings()` reads them from the environment."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, validate_default=True)
 
     home_dir: Path = Field(DEFAULT_HOME, validation_alias=AliasChoices("ABSORB_HOME", "home_dir"),
                            description="Where all state lives; see `home`.")
@@ -95,7 +108,7 @@ class Settings(BaseSettings):
     prices: dict[str, ModelPrice] = Field(default_factory=dict,
                                           description="Merged over DEFAULT_PRICES.")
 
-    editor_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    editor_tokens: list[str] = Field(default_factory=list)  # comma-separated in the environment
     fetch_allow_private: bool = False
 
     @field_validator("database_url_override", mode="after")
@@ -191,15 +204,39 @@ def _variable(field: str) -> str:
     return f"ABSORB_{field.upper()}"
 
 
+def _lookup_names(field: str) -> list[str]:
+    """The variables that may set a field, in the order they are tried, lower-cased: its
+    aliases as written (ABSORB_HOME, OPENAI_API_KEY), then ABSORB_ + the field's name."""
+    alias = Settings.model_fields[field].validation_alias
+    names = [str(choice) for choice in alias.choices] if isinstance(alias, AliasChoices) else []
+    return [name.lower() for name in (*names, ENV_PREFIX + field)]
+
+
+def _from_environment() -> dict[str, object]:
+    """The fields the environment sets, as raw strings (JSON fields decoded)."""
+    environ = {key.lower(): value for key, value in os.environ.items()}  # any case matches
+    values: dict[str, object] = {}
+    for field in Settings.model_fields:
+        value = next((environ[name] for name in _lookup_names(field) if name in environ), None)
+        if value is None:
+            continue
+        if field in JSON_FIELDS:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                name = _variable(field)
+                raise SettingsError(f"{name}={os.environ.get(name, '')} is not valid JSON") from None
+        values[field] = value
+    return values
+
+
 def get_settings(**overrides: object) -> Settings:
     """Fresh settings from the current environment; keyword overrides win over it.
 
     A malformed variable is a SettingsError whose one line names the variable and the value.
     """
-    import os
-
     try:
-        return Settings(**overrides)
+        return Settings(**{**_from_environment(), **overrides})
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first.get("loc") else ""
@@ -207,7 +244,3 @@ def get_settings(**overrides: object) -> Settings:
         value = os.environ.get(name, first.get("input"))
         reason = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         raise SettingsError(f"{name}={value!s} is not valid: {reason}") from None
-    except _SourceError as exc:
-        field = next((name for name in Settings.model_fields if f'"{name}"' in str(exc)), "")
-        name = _variable(field) if field else "an ABSORB_* variable"
-        raise SettingsError(f"{name}={os.environ.get(name, '')} is not valid JSON") from None

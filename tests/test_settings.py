@@ -93,3 +93,79 @@ def test_prices_merge_over_defaults_and_unknown_models_are_free(monkeypatch: pyt
     # Dated snapshots bill as their family; the longest matching name wins.
     assert settings.price_for("gpt-4.1-mini-2025-04-14") == DEFAULT_PRICES["gpt-4.1-mini"]
     assert settings.price_for("mystery-model") == ModelPrice()
+
+
+def _reference_class():
+    """Settings as pydantic-settings read them before absorb read the environment itself (to
+    save pydantic-settings' start-up): the same fields and validators on BaseSettings."""
+    from typing import Annotated
+
+    from pydantic import Field
+    from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+    from agent.settings import Settings
+
+    class PydanticSettings(BaseSettings, Settings):
+        model_config = SettingsConfigDict(env_prefix="ABSORB_", extra="ignore", populate_by_name=True)
+        editor_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    return PydanticSettings
+
+
+_VALUES = ["", " ", "abc", "0", "-1", "2.5", "7", "true", "no", "json_schema", "function_calling",
+           "lexical", "extract", "additions", '{"m": {"input": 1, "output": 2}}', "[1]", "{bad",
+           "a, b,,c", "sqlite:////tmp/x.db", "mysql://u@h/db", "garbage", "~/h", "gpt-5"]
+
+
+def _outcome(make):
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError as SourceError
+
+    from agent.settings import SettingsError
+
+    try:
+        return "ok", make().model_dump()
+    except SettingsError as exc:
+        return "error", str(exc)
+    except ValidationError as exc:
+        return "error", str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+    except SourceError:
+        return "error", "is not valid JSON"
+
+
+def test_the_environment_is_read_as_pydantic_settings_read_it(monkeypatch: pytest.MonkeyPatch):
+    """Every field, under each variable name that may set it (any case), with plain, numeric,
+    JSON, empty and malformed values: the same settings, or an error for the same reason."""
+    import os
+
+    from agent.settings import Settings, _lookup_names
+
+    reference = _reference_class()
+    compared = 0
+    for field in Settings.model_fields:
+        names = _lookup_names(field)
+        spellings = {names[0].upper(), names[0], *(name.upper() for name in names[1:])}
+        for name in sorted(spellings):
+            for value in _VALUES:
+                with monkeypatch.context() as patch:
+                    for key in list(os.environ):
+                        if key.upper().startswith(("ABSORB_", "OPENAI_")):
+                            patch.delenv(key)
+                    patch.setenv(name, value)
+                    mine, theirs = _outcome(get_settings), _outcome(reference)
+                assert mine[0] == theirs[0], (name, value, mine, theirs)
+                if mine[0] == "ok":
+                    assert mine == theirs, (name, value)
+                else:
+                    assert mine[1].endswith(theirs[1]), (name, value, mine, theirs)
+                    assert mine[1].split("=")[0] in {n.upper() for n in names}, mine
+                compared += 1
+    assert compared > 500
+
+
+def test_an_alias_is_tried_before_the_field_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("ABSORB_HOME_DIR", str(tmp_path / "by-name"))
+    monkeypatch.setenv("ABSORB_HOME", str(tmp_path / "by-alias"))
+    assert get_settings().home_dir == tmp_path / "by-alias" == _reference_class()().home_dir
+    monkeypatch.delenv("ABSORB_HOME")
+    assert get_settings().home_dir == tmp_path / "by-name" == _reference_class()().home_dir
