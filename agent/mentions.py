@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from agent.citations.entities import common_words as generic_words
 from agent.models import Source, SourceStatus, utcnow
 from agent.store import Store
 from agent.store.schema import page_strips, source_mentions, topic_sources
@@ -44,6 +43,14 @@ _TITLES = frozenset("vp svp evp ceo cto cfo coo chief head director president fo
 _CONNECTORS = frozenset({"at", "of", "&", "de", "for"})
 _TOKEN = re.compile(r"(?<![\w'’.-])(?:[A-Za-z][\w'’.-]*[\w]|[A-Za-z&])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n\s*)$")
+
+
+def generic_words() -> frozenset[str]:
+    """The gate's list of common English words, loaded only when names are extracted:
+    agent.citations brings rapidfuzz, which `absorb show` has no use for."""
+    from agent.citations.entities import common_words
+
+    return common_words()
 
 
 def alias_key(name: str) -> str:
