@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import logging
-import signal
-import socket
 from pathlib import Path
 
 import typer
@@ -16,6 +12,8 @@ LOOPBACK_NAMES = ("localhost",)
 
 
 def is_loopback(host: str) -> bool:
+    import ipaddress  # the modules of serving load only for `serve`
+
     if host in LOOPBACK_NAMES:
         return True
     try:
@@ -26,6 +24,8 @@ def is_loopback(host: str) -> bool:
 
 def _check_port_free(host: str, port: int) -> None:
     """One line before anything is printed, instead of uvicorn's log and exit."""
+    import socket
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -62,6 +62,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on (lo
              "would cross the network in clear; pass --certfile and --keyfile, or --behind-proxy "
              "when a TLS proxy fronts the app")
     _check_port_free(host, port)
+
+    import logging
+    import signal
 
     import uvicorn
 
