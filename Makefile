@@ -16,6 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	@# pip compiles what it installs, but an editable install leaves absorb's own modules to
+	@# Python, which under PYTHONDONTWRITEBYTECODE=1 recompiles them at every start (30-70 ms).
+	$(PY) -m compileall -q agent graphs prompts
 	@touch $@
 
 # Only the demo needs the local model (llama.cpp and a 270M GGUF): `make test` never installs it.
