@@ -390,23 +390,20 @@ async def test_the_json_schema_format_is_sent_as_the_sdk_would(server):
     assert request["max_completion_tokens"] == get_settings().max_output_tokens
 
 
-async def test_an_answer_cut_off_at_the_limit_is_truncated_even_when_its_json_is_whole(server):
-    # As the SDK's parse path did (LengthFinishReasonError): finish_reason=length is no answer.
-    server.default = Fault.truncated(content='{"text": "whole"}')
+@pytest.mark.parametrize("fault, category, requests", [
+    # As the SDK's parse path did (LengthFinishReasonError): finish_reason=length is no
+    # answer, and is asked again once like any truncated answer.
+    (lambda: Fault.truncated(content='{"text": "whole"}'), "truncated", 2),
+    # ContentFilterFinishReasonError: never used, never asked again.
+    (lambda: Fault.content_filter(content='{"text": "filtered"}'), "content_filter", 1),
+])
+async def test_an_answer_that_ended_for_a_reason_that_rules_it_out_is_not_used_whatever_it_holds(
+        server, fault, category: str, requests: int):
+    server.default = fault()
     recorder = InMemoryCallRecorder()
     with pytest.raises(LLMError) as caught:
         await ask(recorder=recorder)
-    assert caught.value.category == "truncated"
-    assert server.request_count == 2  # asked again once, like any truncated answer
-    assert [c.input_tokens for c in recorder.calls] == [
+    assert caught.value.category == category
+    assert server.request_count == requests
+    assert [c.input_tokens for c in recorder.calls] == [  # billed tokens are counted
         r["usage"]["prompt_tokens"] for r in server.responses]
-
-
-async def test_an_answer_stopped_by_a_content_filter_is_not_used_whatever_it_holds(server):
-    server.default = Fault.content_filter(content='{"text": "filtered"}')
-    recorder = InMemoryCallRecorder()
-    with pytest.raises(LLMError) as caught:
-        await ask(recorder=recorder)
-    assert caught.value.category == "content_filter"
-    assert server.request_count == 1
-    assert len(recorder.calls) == 1  # its tokens were billed: counted
