@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 
 from agent.citations.names import fold_word, name_in_text, related_in_text
 from agent.citations.negation import NEGATION_CUES, negation_cues, negation_mismatch
-from agent.citations.text import STOPWORDS, TOKEN_RE, stem
+from agent.citations.text import SOURCE_CACHE_SIZE, STOPWORDS, TOKEN_RE, stem
 
 __all__ = ["NEGATION_CUES", "entity_in_text", "extract_entities", "extract_entities_marked",
            "name_status", "negation_cues", "negation_mismatch", "ordinary_opener", "swapped_form"]
@@ -174,7 +174,7 @@ def _joins_a_name(words: list[re.Match[str]], index: int) -> bool:
     return False
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=SOURCE_CACHE_SIZE)
 def _source_profile(text: str) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
     words = [m.group(0) for m in TOKEN_RE.finditer(text)]
     stems = frozenset(stem(fold_word(w)) for w in words)

@@ -15,6 +15,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from agent.citations.text import SOURCE_CACHE_SIZE
+
 MAX_NAME_WORDS = 8
 SHORT_KEY = 3
 
@@ -110,7 +112,7 @@ def name_keys(name: str) -> frozenset[str]:
     return frozenset(key for key in keys if key)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=SOURCE_CACHE_SIZE)
 def _text_index(text: str) -> tuple[tuple[tuple[str, bool], ...], dict[str, tuple[int, ...]]]:
     words = tuple(_cased_words(text))
     starts: dict[str, list[int]] = {}

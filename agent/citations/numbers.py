@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent.citations.text import content_tokens
+from agent.citations.text import SOURCE_CACHE_SIZE, content_tokens
 
 MULTIPLIERS = {
     "k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9,
@@ -172,7 +172,7 @@ def _quantities(mult: str | None, unit: str | None, cur: str | None, surface: st
     return found
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=SOURCE_CACHE_SIZE)
 def extract_quantities(text: str) -> tuple[Quantity, ...]:
     """Every number, amount, unit and date of `text`, normalised; dates also yield their year."""
     quantities: list[Quantity] = []

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
-from agent.citations.text import content_tokens, folded, split_sentences
+from agent.citations.text import SOURCE_CACHE_SIZE, content_tokens, folded, split_sentences
 from agent.models import EvidenceQuote
 
 MIN_QUOTE_CHARS = 8
@@ -20,7 +20,7 @@ _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…|\[\.\.\.\])\s*")
 _TRIM = " \t\n\"'“”‘’.,;:"
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=SOURCE_CACHE_SIZE)
 def _folded_source(text: str) -> tuple[str, tuple[int, ...]]:
     folded_text, origin = folded(text)
     return folded_text, tuple(origin)

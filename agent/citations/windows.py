@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent.citations.text import content_tokens, split_sentences
+from agent.citations.text import SOURCE_CACHE_SIZE, content_tokens, split_sentences
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -35,7 +35,7 @@ class _Index:
     average_length: float
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=SOURCE_CACHE_SIZE)
 def _index(text: str) -> _Index:
     spans = tuple(split_sentences(text))
     bags = tuple(Counter(content_tokens(text[start:end])) for start, end in spans)
