@@ -17,7 +17,7 @@ from agent.citations.checks import STAGES, Screening, lexical_decision, source_v
 from agent.citations.context import ArticleContext
 from agent.citations.gate import CitationGate, Claim, ClaimGroup
 from agent.citations.rules import GateRules
-from agent.citations.verify import deterministic_verdict, quoted_verdict
+from agent.citations.verify import settled_verdict
 from agent.models import Source, Verdict
 
 PASSING_LABEL = "supported"
@@ -156,9 +156,8 @@ def evaluate(cases: Iterable[EvalCase], gate: CitationGate) -> EvalReport:
         claim = Claim(case.claim, case.citations)
         screening = gate.screen(claim, case.sources, context=case.context)
         if gate.judge is None:  # the same verdict `check` gives, without screening twice
-            verdict = (quoted_verdict(claim.text, claim.citations, screening, case.sources)
-                       or deterministic_verdict(claim.text, claim.citations, screening,
-                                                case.sources, gate.rules))
+            verdict = settled_verdict(claim.text, claim.citations, screening, case.sources,
+                                      gate.rules)
         else:
             verdict = judged[number]
         sure = set(screening.sure)

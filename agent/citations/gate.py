@@ -22,7 +22,7 @@ from agent.citations.checks import Screening, screen
 from agent.citations.context import ArticleContext
 from agent.citations.judge import ClaimJudgement, Judge, JudgeRequest, plan_batches
 from agent.citations.rules import DEFAULT_RULES, GateRules
-from agent.citations.verify import deterministic_verdict, judged_verdict, quoted_verdict
+from agent.citations.verify import judged_verdict, settled_verdict
 from agent.llm_usage import CallRecorder, TokenBudget
 from agent.models import Source, Verdict
 from agent.settings import Settings
@@ -104,10 +104,8 @@ class CitationGate:
                     continue
                 screening = screen(claim.text, claim.citations, group.sources, others,
                                    group.context, self.rules)
-                verdict = quoted_verdict(claim.text, claim.citations, screening, group.sources)
-                if verdict is None and (self.judge is None or screening.failure is not None):
-                    verdict = deterministic_verdict(claim.text, claim.citations, screening,
-                                                    group.sources, self.rules)
+                verdict = settled_verdict(claim.text, claim.citations, screening, group.sources,
+                                          self.rules, judge=self.judge is not None)
                 if verdict is not None:
                     row[index] = verdict
                     self._store(key, verdict)

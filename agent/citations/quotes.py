@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
-from agent.citations.text import SOURCE_CACHE_SIZE, content_tokens, folded, split_sentences
+from agent.citations.text import SOURCE_CACHE_SIZE, content_tokens, folded, sentence_spans
 from agent.models import EvidenceQuote
 
 MIN_QUOTE_CHARS = 8
@@ -68,7 +68,9 @@ def whole_sentences(claim: str, source_id: str, text: str) -> EvidenceQuote | No
     core = folded(claim)[0].strip(_TRIM)
     if len(content_tokens(claim)) < MIN_QUOTED_WORDS or not core:
         return None
-    spans = split_sentences(text)
+    if core not in _folded_source(text)[0]:  # most claims: one search of the cached fold
+        return None
+    spans = sentence_spans(text)
     for first, (start, _) in enumerate(spans):
         for _, end in spans[first:first + MAX_QUOTED_SENTENCES]:
             piece = text[start:end].rstrip()

@@ -84,6 +84,12 @@ _ABBREVIATIONS = ("vs.", "e.g.", "i.e.", "Mr.", "Ms.", "Dr.", "St.", "Inc.", "No
                   "Oct.", "Nov.", "Dec.")
 
 
+@lru_cache(maxsize=SOURCE_CACHE_SIZE)
+def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """`split_sentences` of a source, kept for the gate's stages that walk its sentences."""
+    return tuple(split_sentences(text))
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans (start, end) of a source: lines first, then sentence ends in a line."""
     spans: list[tuple[int, int]] = []

@@ -56,6 +56,17 @@ def quoted_verdict(text: str, citations: list[str], screening: Screening,
     return None
 
 
+def settled_verdict(text: str, citations: list[str], screening: Screening,
+                    sources: Mapping[str, Source], rules: GateRules = DEFAULT_RULES, *,
+                    judge: bool = False) -> Verdict | None:
+    """The verdict reached without a judge call: a whole-sentence quote, else a sure stage,
+    else (with no judge to ask) the lexical rule. None when the judge must decide."""
+    verdict = quoted_verdict(text, citations, screening, sources)
+    if verdict is None and (not judge or screening.failure is not None):
+        verdict = deterministic_verdict(text, citations, screening, sources, rules)
+    return verdict
+
+
 def redundant_by_coverage(text: str, citations: list[str], sources: Mapping[str, Source]) -> list[str]:
     """Citations whose share of the claim (words, numbers, names) the others already cover."""
     if len(citations) < 2:

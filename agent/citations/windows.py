@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent.citations.text import SOURCE_CACHE_SIZE, content_tokens, split_sentences
+from agent.citations.text import SOURCE_CACHE_SIZE, content_tokens, sentence_spans
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -37,7 +37,7 @@ class _Index:
 
 @lru_cache(maxsize=SOURCE_CACHE_SIZE)
 def _index(text: str) -> _Index:
-    spans = tuple(split_sentences(text))
+    spans = sentence_spans(text)
     bags = tuple(Counter(content_tokens(text[start:end])) for start, end in spans)
     lengths = tuple(sum(bag.values()) for bag in bags)
     frequency: Counter[str] = Counter()
