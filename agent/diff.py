@@ -174,7 +174,7 @@ def _sentence_view(sentence: Sentence, verdict: Verdict | None,
 
 def build_view(store: Store, proposal: Proposal) -> ProposalView:
     """Everything an editor needs to decide: diffs, verdicts, quotes, sources, staleness."""
-    from agent.merge import edit_applies
+    from agent.apply import edit_applies
 
     topic = store.topics.get(proposal.topic)
     current = store.revisions.current(proposal.topic)

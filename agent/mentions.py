@@ -18,11 +18,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
+from typing import TYPE_CHECKING
 
-from agent.models import Source, SourceStatus, utcnow
-from agent.store import Store
-from agent.store.schema import page_strips, source_mentions, topic_sources
+from agent.models import Source, utcnow
+
+if TYPE_CHECKING:  # the readers (counts, strip_for) go through the store's methods: `show`
+    from agent.store import Store  # starts without SQLAlchemy (agent.store.lite)
 
 MAX_PER_SOURCE = 24
 MAX_NAME = 80
@@ -150,6 +151,10 @@ def record(store: Store, names_by_source: dict[str, Iterable[str]], origin: str)
                              "created_at": utcnow()})
     if not rows:
         return 0
+    import sqlalchemy as sa
+
+    from agent.store.schema import source_mentions
+
     with store.engine.begin() as conn:
         done = {r.source_id for r in conn.execute(
             sa.select(source_mentions.c.source_id).distinct()
@@ -171,25 +176,22 @@ class Mention:
 def counts(store: Store, topic: str) -> tuple[list[Mention], int]:
     """Names by the number of the topic's sources (duplicates left out) that mention them,
     and how many of its sources have their names recorded."""
-    query = (sa.select(source_mentions.c.source_id, source_mentions.c.key, source_mentions.c.name)
-             .join(topic_sources, topic_sources.c.source_id == source_mentions.c.source_id)
-             .where(topic_sources.c.topic == topic,
-                    topic_sources.c.status != SourceStatus.duplicate.value))
-    with store.engine.connect() as conn:
-        rows = list(conn.execute(query))
+    rows = store.sources.mention_rows(topic)
     sources_by_key: dict[str, set[str]] = {}
     forms: dict[str, Counter] = {}
-    for row in rows:
-        sources_by_key.setdefault(row.key, set()).add(row.source_id)
-        forms.setdefault(row.key, Counter())[row.name] += 1
+    for source_id, key, name in rows:
+        sources_by_key.setdefault(key, set()).add(source_id)
+        forms.setdefault(key, Counter())[name] += 1
     mentions = [Mention(min(forms[k], key=lambda f: (-forms[k][f], len(f), f)), len(ids), k,
                         sorted(forms[k])) for k, ids in sources_by_key.items()]
     mentions.sort(key=lambda m: (-m.count, m.name.casefold()))
-    return mentions, len({r.source_id for r in rows})
+    return mentions, len({source_id for source_id, _, _ in rows})
 
 
 def keep_page_strip(store: Store, topic: str, people: list[tuple[str, int]]) -> None:
     """An imported page's strip, kept as it was (a page without one clears it)."""
+    from agent.store.schema import page_strips
+
     with store.engine.begin() as conn:
         conn.execute(page_strips.delete().where(page_strips.c.topic == topic))
         if people:
@@ -204,7 +206,5 @@ def strip_for(store: Store, topic: str, limit: int = 12) -> list[tuple[str, int]
     found, _ = counts(store, topic)
     if found:
         return [(m.name, m.count) for m in found[:limit]]
-    with store.engine.connect() as conn:
-        names = conn.execute(sa.select(page_strips.c.names)
-                             .where(page_strips.c.topic == topic)).scalar()
+    names = store.topics.page_strip(topic)
     return [(str(n), int(c)) for n, c in (names or [])][:limit]

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from agent.models import (Article, Edit, EditStatus, Proposal, Revision, RunStatus, Section, Source,
+from agent.apply import apply_edits, edit_applies, refusal
+from agent.models import (Edit, EditStatus, Proposal, Revision, RunStatus, Source,
                           SourceStatus, is_source_id, utcnow)
 from agent.store import ConflictError, Store
 from agent.store.articles import commit_revision, current_revision_row, record_applied, revision_of
@@ -40,53 +41,6 @@ class MergeOutcome:
     already: dict[str, EditDecision] = field(default_factory=dict)
     finished_run: int | None = None
     revision_id: int | None = None
-
-
-def edit_applies(article: Article, edit: Edit) -> bool:
-    """True while the edit's section is as it was at the base (or, if new, still absent); a
-    lead edit, while the lead is as it was and the article states what it draws on."""
-    if edit.kind == "lead":
-        from agent.lead import still_applies
-
-        return still_applies(article, edit)
-    section = article.section(edit.section_id)
-    if edit.new_section:
-        return section is None
-    return section is not None and section.sentences() == edit.old_sentences
-
-
-def refusal(edit: Edit) -> str:
-    if edit.kind == "lead":
-        return ("the lead, or an article sentence it draws on, changed since the proposal was "
-                "drafted; the next `absorb refresh TOPIC` proposes the lead again")
-    return (f"section '{edit.heading}' changed since the proposal was drafted; redraft it "
-            f"(`absorb rewrite TOPIC {edit.section_id}` or `absorb propose TOPIC --section "
-            f"{edit.section_id} --file FILE.md`)")
-
-
-def apply_edits(article: Article, edits_: list[Edit], sources: dict[str, Source]) -> Article:
-    """A new article with the edits' sections replaced or appended; others untouched."""
-    updated = article.model_copy(deep=True)
-    for edit in edits_:
-        if edit.kind == "lead":
-            from agent.lead import with_lead
-
-            updated = with_lead(updated, [s for p in edit.new_paragraphs for s in p])
-            continue
-        new_section = Section(id=edit.section_id, heading=edit.heading,
-                              paragraphs=[list(p) for p in edit.new_paragraphs if p])
-        if edit.new_section:
-            if new_section.paragraphs:  # a new section whose every sentence was held back adds nothing
-                updated.sections.append(new_section)
-        else:
-            index = next(i for i, s in enumerate(updated.sections) if s.id == edit.section_id)
-            updated.sections[index] = new_section
-        for sentence in edit.new_sentences():
-            for key in sentence.citations:
-                if is_source_id(key) and key not in updated.sources and key in sources:
-                    # Revisions list sources without their text: the text lives in the store once.
-                    updated.sources[key] = sources[key].model_copy(update={"text": ""})
-    return updated
 
 
 def merge_proposal(store: Store, proposal: Proposal, *, approve: list[str] | None = None,

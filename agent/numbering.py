@@ -11,21 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import sqlalchemy as sa
+from typing import TYPE_CHECKING
 
 from agent.models import Article, is_source_id, utcnow
-from agent.store import Store
-from agent.store.schema import citation_numbers
+
+if TYPE_CHECKING:  # reading the numbers goes through the store: `show` starts without
+    from agent.store import Store  # SQLAlchemy (agent.store.lite); writing them needs it
 
 ATTEMPTS = 5
 
 
 def stored_numbers(store: Store, topic: str) -> dict[str, int]:
     """The numbers already given on a topic, by source id."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(citation_numbers.c.source_id, citation_numbers.c.number)
-                            .where(citation_numbers.c.topic == topic))
-        return {row.source_id: row.number for row in rows}
+    return store.topics.citation_numbers(topic)
 
 
 def article_order(article: Article) -> list[str]:
@@ -64,6 +62,10 @@ def _assign(store: Store, topic: str, ids: list[str], preferred: dict[str, int])
                 number = max(taken, default=0) + 1
             taken.add(number)
             rows.append({"topic": topic, "source_id": sid, "number": number, "created_at": utcnow()})
+        import sqlalchemy as sa
+
+        from agent.store.schema import citation_numbers
+
         try:
             with store.engine.begin() as conn:
                 conn.execute(citation_numbers.insert(), rows)

@@ -5,11 +5,14 @@ status. One model, rendered by `absorb show --format html` and the public `/t/SL
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agent.markdown import split_sentences
 from agent.models import Article, Sentence, Source, SourceStatus, is_source_id
 from agent.numbering import numbers_for
-from agent.store import Store
+
+if TYPE_CHECKING:
+    from agent.store import Store
 
 BUS_SHOWN = 50
 MENTIONS_SHOWN = 12

@@ -11,13 +11,16 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from agent.apply import edit_applies
 from agent.markdown import parse_sentence, reference_numbering, split_sentences
-from agent.merge import edit_applies, merge_proposal
 from agent.models import (Article, Edit, EditStatus, Proposal, ProposalStatus, Revision, Sentence,
                           is_source_id, slugify)
-from agent.store import Store
-from agent.store.proposals import EditDecision
+
+if TYPE_CHECKING:  # `review list` reads through agent.store.lite, without SQLAlchemy
+    from agent.store import Store
+    from agent.store.proposals import EditDecision
 
 APPROVE, REJECT = "approve", "reject"
 OPEN_STATUSES = (ProposalStatus.pending.value, ProposalStatus.stale.value,
@@ -157,6 +160,8 @@ async def decide(store: Store, proposal_id: int, action: str, refs: list[str] | 
     before = {i: decided[i] for i in ids if i not in todo}
     if todo:
         store.runs.reap(proposal.topic)  # a dead refresh's run must not stay `running`
+        from agent.merge import merge_proposal
+
         outcome = merge_proposal(store, proposal, approve=todo if action == APPROVE else [],
                                  reject=todo if action == REJECT else [], actor=actor,
                                  comment=comment)

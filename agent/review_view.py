@@ -186,7 +186,7 @@ def _in_article(lines: list[Line]) -> list[list[tuple[Sentence, str]]]:
 
 def _applies(current, sections: dict, edit: Edit) -> bool:
     """edit_applies on just the edit's section (looking sections up by id, once per page)."""
-    from agent.merge import edit_applies
+    from agent.apply import edit_applies
 
     if current is None:
         return False

@@ -222,7 +222,7 @@ def test_extract_mode_inserts_the_chosen_article_sentences_verbatim():
 
 def test_a_lead_edit_is_refused_once_the_lead_or_what_it_draws_on_changed():
     from agent.lead import LEAD_ID, still_applies, with_lead
-    from agent.merge import apply_edits
+    from agent.apply import apply_edits
     from agent.models import Edit, Sentence
 
     article = _article(LEAD, BEFORE)

@@ -1,58 +1,29 @@
-"""The store: topics, article revisions, sources, proposals, runs, on SQLAlchemy 2.
+"""The store: topics, article revisions, sources, proposals, runs.
 
-`open_store()` opens the database named by settings (SQLite under ABSORB_HOME unless
-ABSORB_DATABASE_URL is set) and applies pending migrations on first use.
+`open_store()` (agent.store.core, on SQLAlchemy 2) opens the database named by settings and
+applies pending migrations; `agent.store.lite.open_reader()` serves the read-only commands
+from SQLite without loading SQLAlchemy (about 0.2 s of their start-up). The package itself
+imports neither: `Store` and `open_store` are loaded on first use.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
-from agent.store.articles import RevisionRepo, TopicRepo
-from agent.store.db import make_engine, migrate
-from agent.store.decisions import DecisionRepo
 from agent.store.errors import ConflictError, NotFound, StoreError, StoreUnavailable, UnknownTopic
-from agent.store.feeds import FeedRepo
-from agent.store.sources import SourceRepo
-from agent.store.proposals import ProposalRepo
-from agent.store.runs import RunRepo
 
-__all__ = ["Store", "open_store", "ConflictError", "NotFound", "StoreError", "UnknownTopic"]
+if TYPE_CHECKING:
+    from agent.store.core import Store, default_database_url, open_store
 
+__all__ = ["Store", "open_store", "default_database_url", "ConflictError", "NotFound",
+           "StoreError", "StoreUnavailable", "UnknownTopic"]
 
-class Store:
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-        self.topics = TopicRepo(engine)
-        self.revisions = RevisionRepo(engine)
-        self.sources = SourceRepo(engine)
-        self.feeds = FeedRepo(engine)
-        self.proposals = ProposalRepo(engine)
-        self.runs = RunRepo(engine)
-        self.decisions = DecisionRepo(engine)
-
-    @property
-    def url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
-
-    def close(self) -> None:
-        self.engine.dispose()
+_CORE = ("Store", "open_store", "default_database_url")
 
 
-def default_database_url() -> str:
-    from agent.settings import get_settings
+def __getattr__(name: str) -> Any:  # PEP 562: `from agent.store import Store` loads the core
+    if name in _CORE:
+        from agent.store import core
 
-    return get_settings().database_url
-
-
-def open_store(url: str | None = None, *, run_migrations: bool = True) -> Store:
-    engine = make_engine(url or default_database_url())
-    try:
-        if run_migrations:
-            migrate(engine)
-        else:
-            engine.connect().close()
-    except sa.exc.DBAPIError as exc:
-        engine.dispose()
-        raise StoreUnavailable(engine.url, exc) from None
-    return Store(engine)
+        return getattr(core, name)
+    raise AttributeError(f"module 'agent.store' has no attribute {name!r}")

@@ -6,18 +6,9 @@ import sqlalchemy as sa
 
 from agent.models import Article, Revision, Topic, utcnow
 from agent.store.errors import ConflictError, NotFound, UnknownTopic
-from agent.store.schema import applied_edits, revisions, topics
-
-
-def _topic(row: sa.Row) -> Topic:
-    return Topic(slug=row.slug, title=row.title, scope=row.scope,
-                 current_revision_id=row.current_revision_id, created_at=row.created_at)
-
-
-def _revision(row: sa.Row) -> Revision:
-    return Revision(id=row.id, topic=row.topic, number=row.number, parent_id=row.parent_id,
-                    article=Article.model_validate(row.article), actor=row.actor,
-                    comment=row.comment, sha256=row.sha256, created_at=row.created_at)
+from agent.store.rows import revision_of as _revision
+from agent.store.rows import topic_of as _topic
+from agent.store.schema import applied_edits, citation_numbers, page_strips, revisions, topics
 
 
 # Read on every node of a run: built once with bound values (a statement built per call
@@ -50,6 +41,19 @@ class TopicRepo:
     def list(self) -> list[Topic]:
         with self.engine.connect() as conn:
             return [_topic(r) for r in conn.execute(sa.select(topics).order_by(topics.c.slug))]
+
+    def citation_numbers(self, slug: str) -> dict[str, int]:
+        """The reference numbers given on the topic, by source id (agent.numbering)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(citation_numbers.c.source_id, citation_numbers.c.number)
+                                .where(citation_numbers.c.topic == slug))
+            return {row.source_id: row.number for row in rows}
+
+    def page_strip(self, slug: str) -> list | None:
+        """The names strip the imported page carried, as [[name, count], ...] (agent.mentions)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(page_strips.c.names)
+                                .where(page_strips.c.topic == slug)).scalar()
 
     def set_scope(self, slug: str, scope: str) -> Topic:
         with self.engine.begin() as conn:

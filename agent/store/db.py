@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import ast
 import fcntl
 import hashlib
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from agent.store.heads import MIGRATIONS, scanned_heads
+
 if TYPE_CHECKING:
     from alembic.config import Config
-
-MIGRATIONS = Path(__file__).with_name("migrations")
-
 
 def make_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
@@ -62,30 +59,6 @@ def head_revisions() -> set[str]:
     from alembic.script import ScriptDirectory
 
     return set(ScriptDirectory.from_config(_alembic_config()).get_heads())
-
-
-@cache
-def scanned_heads() -> frozenset[str]:
-    """The heads read from the migration files' `revision`/`down_revision` lines, without
-    importing Alembic (about 0.1 s of every command's start-up). Only a shortcut: when the
-    store's versions differ from these, Alembic itself decides what to run."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("[0-9]*.py"):
-        values: dict[str, object] = {}
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name)
-                    and node.targets[0].id in ("revision", "down_revision")):
-                values[node.targets[0].id] = ast.literal_eval(node.value)
-        revision, down = values.get("revision"), values.get("down_revision")
-        if isinstance(revision, str):
-            revisions.add(revision)
-        if isinstance(down, str):
-            parents.add(down)
-        elif isinstance(down, tuple | list):
-            parents.update(str(d) for d in down)
-    return frozenset(revisions - parents)
 
 
 def current_revisions(engine: sa.Engine) -> set[str]:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from agent.models import Edit, EditStatus, Proposal, ProposalStatus, utcnow
 from agent.store.errors import NotFound
+from agent.store.rows import proposal_of, status_of
 from agent.store.schema import applied_edits, edits, proposals, revisions
 
 PENDING = EditStatus.pending.value
@@ -37,19 +38,6 @@ def swap_edit_status(conn: sa.Connection, edit_ids: list[str], to: EditStatus, *
                          .values(status=to.value, decided_by=by, decided_at=at)
                          .returning(edits.c.id))
     return [row.id for row in moved]
-
-
-def status_of(statuses: list[EditStatus]) -> ProposalStatus:
-    """A proposal's status from its edits' (stale, per section, is judged by the reader)."""
-    if any(s == EditStatus.pending for s in statuses):
-        return ProposalStatus.pending
-    if statuses and all(s == EditStatus.merged for s in statuses):
-        return ProposalStatus.merged
-    if any(s == EditStatus.merged for s in statuses):
-        return ProposalStatus.partially_approved
-    if statuses and all(s == EditStatus.rejected for s in statuses):
-        return ProposalStatus.rejected
-    return ProposalStatus.stale
 
 
 def settle_proposal(conn: sa.Connection, proposal_id: int, *, comment: str | None = None,
@@ -102,22 +90,8 @@ class ProposalRepo:
             sa.select(edits, applied_edits.c.revision_id)
             .join(applied_edits, applied_edits.c.edit_id == edits.c.id, isouter=True)
             .where(edits.c.proposal_id == row.id).order_by(edits.c.position))
-        loaded, repair = [], []
-        for e in edit_rows:
-            edit = Edit.model_validate(e.payload)
-            edit.status = EditStatus(e.status)
-            if e.revision_id is not None and edit.status != EditStatus.merged:
-                # A revision applied it but the status write never happened (an old crash
-                # between the two): the article is the truth.
-                edit.status = EditStatus.merged
-                repair.append(edit.id)
-            loaded.append(edit)
-        proposal = Proposal(id=row.id, topic=row.topic, run_id=row.run_id,
-                            base_revision_id=row.base_revision_id, status=ProposalStatus(row.status),
-                            edits=loaded, comment=row.comment, actor=row.actor,
-                            created_at=row.created_at, merged_revision_id=row.merged_revision_id)
+        proposal, repair = proposal_of(row, edit_rows)
         if repair and unrecorded is not None:
-            proposal.status = status_of([e.status for e in loaded])
             unrecorded.append((row.id, repair))
         return proposal
 

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from agent.models import Source, SourceStatus, utcnow
 from agent.store.errors import NotFound, StoreError, UnknownTopic
 from agent.store.provenance import ProvenanceMixin
-from agent.store.schema import sources, topic_sources, topics
+from agent.store.rows import SOURCE_FIELDS as _SOURCE_FIELDS
+from agent.store.rows import source_of as _source
+from agent.store.schema import source_mentions, sources, topic_sources, topics
 
 # SQLite allows 32766 bound parameters; a few hundred per IN keeps every backend happy.
 CHUNK = 500
-_SOURCE_FIELDS = ("id", "url", "title", "kind", "author", "published_at", "text", "content_hash",
-                  "duplicate_of")
 
 
 @dataclass
@@ -31,10 +31,6 @@ class SourceEntry:
     minhash: bytes | None = None
     origin: str | None = None
     declared_url: str | None = None  # a canonical URL the page claimed: a hint only
-
-
-def _source(row: Any) -> Source:
-    return Source(**{name: getattr(row, name) for name in _SOURCE_FIELDS})
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
@@ -113,6 +109,16 @@ class SourceRepo(ProvenanceMixin):
         with self.engine.connect() as conn:
             self._require_topic(conn, slug)
             return [(_source(row), row.topic_status) for row in conn.execute(query, params)]
+
+    def mention_rows(self, slug: str) -> list[tuple[str, str, str]]:
+        """(source id, name key, name as written) for every name recorded on the topic's
+        sources, duplicates left out (agent.mentions counts them)."""
+        query = (sa.select(source_mentions.c.source_id, source_mentions.c.key, source_mentions.c.name)
+                 .join(topic_sources, topic_sources.c.source_id == source_mentions.c.source_id)
+                 .where(topic_sources.c.topic == slug,
+                        topic_sources.c.status != SourceStatus.duplicate.value))
+        with self.engine.connect() as conn:
+            return [(row.source_id, row.key, row.name) for row in conn.execute(query)]
 
     def set_status(self, slug: str, ids: list[str], status: str, reason: str | None = None) -> int:
         """Move sources of a topic to a status; returns how many links changed."""

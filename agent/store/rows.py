@@ -1,0 +1,59 @@
+"""Rows to models, shared by the SQLAlchemy repos and the SQLite reader (agent.store.lite):
+plain functions of rows read by attribute, so the reader needs no SQLAlchemy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.models import Article, Edit, EditStatus, Proposal, ProposalStatus, Revision, Source, Topic
+
+SOURCE_FIELDS = ("id", "url", "title", "kind", "author", "published_at", "text", "content_hash",
+                 "duplicate_of")
+
+
+def topic_of(row: Any) -> Topic:
+    return Topic(slug=row.slug, title=row.title, scope=row.scope,
+                 current_revision_id=row.current_revision_id, created_at=row.created_at)
+
+
+def revision_of(row: Any) -> Revision:
+    return Revision(id=row.id, topic=row.topic, number=row.number, parent_id=row.parent_id,
+                    article=Article.model_validate(row.article), actor=row.actor,
+                    comment=row.comment, sha256=row.sha256, created_at=row.created_at)
+
+
+def source_of(row: Any) -> Source:
+    return Source(**{name: getattr(row, name) for name in SOURCE_FIELDS})
+
+
+def proposal_of(row: Any, edit_rows: Any) -> tuple[Proposal, list[str]]:
+    """A proposal from its row and its edits' rows (each with the `revision_id` that applied
+    it, or None), in position order; and the edits a revision applied whose status write never
+    happened (an old crash between the two): the article is the truth, the caller records it."""
+    loaded, repair = [], []
+    for e in edit_rows:
+        edit = Edit.model_validate(e.payload)
+        edit.status = EditStatus(e.status)
+        if e.revision_id is not None and edit.status != EditStatus.merged:
+            edit.status = EditStatus.merged
+            repair.append(edit.id)
+        loaded.append(edit)
+    status = status_of([e.status for e in loaded]) if repair else ProposalStatus(row.status)
+    proposal = Proposal(id=row.id, topic=row.topic, run_id=row.run_id,
+                        base_revision_id=row.base_revision_id, status=status,
+                        edits=loaded, comment=row.comment, actor=row.actor,
+                        created_at=row.created_at, merged_revision_id=row.merged_revision_id)
+    return proposal, repair
+
+
+def status_of(statuses: list[EditStatus]) -> ProposalStatus:
+    """A proposal's status from its edits' (stale, per section, is judged by the reader)."""
+    if any(s == EditStatus.pending for s in statuses):
+        return ProposalStatus.pending
+    if statuses and all(s == EditStatus.merged for s in statuses):
+        return ProposalStatus.merged
+    if any(s == EditStatus.merged for s in statuses):
+        return ProposalStatus.partially_approved
+    if statuses and all(s == EditStatus.rejected for s in statuses):
+        return ProposalStatus.rejected
+    return ProposalStatus.stale
