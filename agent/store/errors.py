@@ -34,7 +34,10 @@ class StoreUnavailable(StoreError):
     def __init__(self, url, exc: Exception) -> None:  # noqa: ANN001 - a SQLAlchemy URL
         where = url.render_as_string(hide_password=True)
         detail = " ".join(str(getattr(exc, "orig", exc)).split())
-        if url.get_backend_name() == "sqlite":
+        if "database is locked" in detail:
+            hint = ("another absorb process held it for the whole 30 s wait (a refresh or a "
+                    "migration); try again when it finishes")
+        elif url.get_backend_name() == "sqlite":
             hint = ("it is not a SQLite database absorb can open (corrupt or another file?): "
                     "move it aside, or set ABSORB_HOME to another folder")
         else:
