@@ -1,6 +1,7 @@
 """Commands that need no model start without importing the model stack: `--help`, `path`,
-`topics`, `show`, `history` and `review list` never load langchain, langgraph or the gate, and a
-store already at the schema's head is opened without loading Alembic. What each loads is read
+`topics`, `show`, `history` and `review list` never load langchain, langgraph or the gate, a
+store already at the schema's head is opened without loading Alembic, and the four that only
+show the store read it without SQLAlchemy (agent.store.lite). What each loads is read
 from the installed `absorb` itself: PYTHONPROFILEIMPORTTIME makes Python list every module a
 process imports on stderr."""
 
@@ -54,6 +55,13 @@ def test_no_model_stack_for_commands_that_need_no_model(env, args):
     # deterministic helpers (agent.citations, rapidfuzz) are for commands that check sentences.
     assert _under(probe["loaded"], "pydantic_settings", "sqlalchemy.orm", "agent.citations",
                   "rapidfuzz") == []
+
+
+@pytest.mark.parametrize("args", READ[2:] + [["show", "t", "--json"], ["review"]])
+def test_commands_that_only_show_the_store_do_not_load_sqlalchemy(env, args):
+    probe = _loaded(args, env)
+    assert probe["code"] == 0
+    assert _under(probe["loaded"], "sqlalchemy", "agent.store.core", "agent.merge") == []
 
 
 @pytest.mark.parametrize("args", READ[:5])

@@ -113,7 +113,7 @@ def topics(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
     """List topics with their current revision."""
     if ctx.invoked_subcommand:
         return
-    with store_session() as store:
+    with store_session(read=True) as store:
         rows = []
         for topic in store.topics.list():
             current = store.revisions.current(topic.slug)
@@ -165,7 +165,7 @@ def show(
         fmt = "json"
     if rev is not None and rev < 1:
         fail("revision numbers start at 1 (`absorb history TOPIC` lists them)")
-    with store_session() as store:
+    with store_session(read=True) as store:
         revision = store.revisions.by_number(slug, rev) if rev else store.revisions.current(slug)
         if revision is None:
             fail(f"topic '{slug}' has no article yet: `absorb import FILE --topic {slug}` "
@@ -186,7 +186,7 @@ def show(
 
 def history(slug: str = topic_argument(), as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
     """List a topic's revisions, oldest first: who, when, why."""
-    with store_session() as store:
+    with store_session(read=True) as store:
         revisions = store.revisions.history(slug)
     rows = [{"number": r.number, "id": r.id, "parent_id": r.parent_id, "actor": r.actor,
              "comment": r.comment, "sha256": r.sha256, "created_at": r.created_at} for r in revisions]

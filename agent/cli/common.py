@@ -64,10 +64,17 @@ def emit_json(data: Any) -> None:
 
 
 @contextmanager
-def store_session() -> Iterator["Store"]:  # noqa: F821 - imported lazily to keep --help fast
-    from agent.store import open_store
+def store_session(*, read: bool = False) -> Iterator["Store"]:  # noqa: F821 - imported lazily
+    """The store for one command; `read` for commands that only show it: a SQLite store is then
+    read without loading SQLAlchemy (agent.store.lite), and any write goes to the full store."""
+    if read:
+        from agent.store.lite import open_reader
 
-    store = open_store()
+        store = open_reader()
+    else:
+        from agent.store import open_store
+
+        store = open_store()
     try:
         yield store
     finally:

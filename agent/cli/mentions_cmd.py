@@ -40,7 +40,7 @@ def show_html(slug: str, rev: int | None) -> None:
 
     if rev is not None:
         fail("--format html shows the current revision; leave out --rev")
-    with store_session() as store:
+    with store_session(read=True) as store:
         page = build_page(store, slug)
     if page is None:
         fail(f"topic '{slug}' has no article yet: `absorb import FILE --topic {slug}` gives it one")

@@ -41,7 +41,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.
     """List proposals: id, topic, status, undecided edits, who proposed it."""
     from agent.review import list_proposals, sections_touched
 
-    with store_session() as store:
+    with store_session(read=True) as store:
         if topic is not None and not store.topics.exists(topic):
             fail(f"unknown topic '{topic}' (`absorb topics` lists them)")
         try:
