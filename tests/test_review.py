@@ -164,6 +164,25 @@ def test_show_prints_word_diff_verdicts_quotes_and_sources(cli, seeded):
     assert data["edits"][1]["sentences"][0]["quotes"] == [{"number": 18, "text": HOSTILE}]
 
 
+def test_show_prints_emoji_codes_in_sources_as_written(cli, seeded, tmp_path):
+    """rich turns `:warning:` into an emoji even with markup off: a source's words must reach
+    the editor as the source wrote them, on stdout and in a one-line error alike."""
+    text = "Shortages :warning: of GPUs are :fire: said the :red_circle: report."
+    source = _source("GPUs :warning: short", text)
+    seeded.sources.add_to_topic(TOPIC, [source], status="proposed")
+    edit = _append(seeded, "physical-infrastructure-boom", "emoji",
+                   Sentence(text=text, citations=[source.id]), _verdict(source, text), source)
+    pid = seeded.proposals.create(TOPIC, run_id=None, base_revision_id=seeded.topics.get(
+        TOPIC).current_revision_id, edits_=[edit], actor="run:test").id
+    out = cli("review", "show", pid).out
+    assert "GPUs :warning: short" in out and ":fire:" in out and "\u26a0" not in out
+    assert "\N{WARNING SIGN}" not in out and "\U0001f525" not in out
+    page = tmp_path / "page.md"
+    page.write_text("# Chips :warning: and :fire:\n\n## Overview\n\nChips are scarce this year.\n")
+    imported = cli("import", page, "--topic", "chips")
+    assert imported.code == 0 and "imported 'Chips :warning: and :fire:'" in imported.err
+
+
 def test_propose_an_editors_section_from_show_output(cli, seeded, tmp_path):
     shown = cli("show", TOPIC).out
     section = shown.split("## LLMs as Knowledge Bases\n", 1)[1].split("\n## ", 1)[0]

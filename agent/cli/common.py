@@ -14,11 +14,13 @@ import typer
 
 class LazyConsole:
     """rich's Console for stderr, made on first use: loading rich costs every command about
-    20 ms of start-up, and most print nothing to stderr. Markup is off: titles and messages
-    carry untrusted text that must never be read as style tags."""
+    20 ms of start-up, and most print nothing to stderr. Markup and emoji codes are off: titles
+    and messages carry untrusted text that must never be read as style tags, nor `:warning:`
+    turned into a sign the source never wrote."""
 
     def __init__(self, **options: Any) -> None:
-        self._options = {"stderr": True, "highlight": False, "markup": False, **options}
+        self._options = {"stderr": True, "highlight": False, "markup": False, "emoji": False,
+                         **options}
         self._console = None
 
     def __getattr__(self, name: str) -> Any:

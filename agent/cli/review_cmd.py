@@ -91,7 +91,8 @@ def _print_page(page) -> None:  # noqa: ANN001 - a review page
 
     from agent.cli.review_print import print_page
 
-    print_page(page, Console(file=sys.stdout, markup=False, highlight=False, soft_wrap=True))
+    print_page(page, Console(file=sys.stdout, markup=False, emoji=False, highlight=False,
+                              soft_wrap=True))
 
 
 def _report(proposal_id: int, action: str, result, choices: dict | None = None) -> None:
