@@ -109,6 +109,20 @@ class Revision(BaseModel):
     created_at: datetime
 
 
+class RevisionEntry(BaseModel):
+    """A revision without its article: what a topic's history lists (a long-lived topic has
+    hundreds of revisions, and parsing each article cost ~1 ms)."""
+
+    id: int
+    topic: str
+    number: int
+    parent_id: int | None
+    actor: str
+    comment: str = ""
+    sha256: str
+    created_at: datetime
+
+
 class EvidenceQuote(BaseModel):
     source_id: str
     text: str = Field(description="Exact text found in the source.")

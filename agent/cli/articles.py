@@ -79,7 +79,7 @@ def import_page(
 def _refuse_import_over_edits(store, topic: str) -> None:  # noqa: ANN001 - a Store
     """A page imported over a topic replaces its text: refuse when editors or runs changed it
     since its last import, naming what would be replaced."""
-    history = store.revisions.history(topic)
+    history = store.revisions.log(topic)
     last_import = max((r.number for r in history if r.actor == "import"), default=0)
     since = [r for r in history if r.number > last_import]
     if since:
@@ -187,7 +187,7 @@ def show(
 def history(slug: str = topic_argument(), as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
     """List a topic's revisions, oldest first: who, when, why."""
     with store_session(read=True) as store:
-        revisions = store.revisions.history(slug)
+        revisions = store.revisions.log(slug)
     rows = [{"number": r.number, "id": r.id, "parent_id": r.parent_id, "actor": r.actor,
              "comment": r.comment, "sha256": r.sha256, "created_at": r.created_at} for r in revisions]
     if as_json:

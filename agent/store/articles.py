@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from agent.models import Article, Revision, Topic, utcnow
+from agent.models import Article, Revision, RevisionEntry, Topic, utcnow
 from agent.store.errors import ConflictError, NotFound, UnknownTopic
+from agent.store.rows import ENTRY_FIELDS, entry_of
 from agent.store.rows import revision_of as _revision
 from agent.store.rows import topic_of as _topic
 from agent.store.schema import applied_edits, citation_numbers, page_strips, revisions, topics
@@ -92,6 +93,15 @@ class RevisionRepo:
             rows = conn.execute(sa.select(revisions).where(revisions.c.topic == topic)
                                 .order_by(revisions.c.number))
             return [_revision(r) for r in rows]
+
+    def log(self, topic: str) -> list[RevisionEntry]:
+        """The topic's revisions, oldest first, without their articles."""
+        TopicRepo(self.engine).get(topic)
+        columns = [revisions.c[name] for name in ENTRY_FIELDS]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*columns).where(revisions.c.topic == topic)
+                                .order_by(revisions.c.number))
+            return [entry_of(r) for r in rows]
 
     def applied(self, edit_ids: list[str]) -> set[str]:
         if not edit_ids:

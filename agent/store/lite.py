@@ -23,10 +23,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.models import Proposal, Revision, Source, SourceStatus, Topic
+from agent.models import Proposal, Revision, RevisionEntry, Source, SourceStatus, Topic
 from agent.store.errors import NotFound, UnknownTopic
 from agent.store.heads import scanned_heads
-from agent.store.rows import proposal_of, revision_of, source_of, topic_of
+from agent.store.rows import ENTRY_FIELDS, entry_of, proposal_of, revision_of, source_of, topic_of
 
 if TYPE_CHECKING:
     from agent.store.core import Store
@@ -193,6 +193,11 @@ class _Revisions(_Repo):
         self._reader.topics.get(topic)
         return [revision_of(r) for r in self._rows(
             "SELECT * FROM revisions WHERE topic = ? ORDER BY number", topic)]
+
+    def log(self, topic: str) -> list[RevisionEntry]:
+        self._reader.topics.get(topic)
+        return [entry_of(r) for r in self._rows(
+            f"SELECT {', '.join(ENTRY_FIELDS)} FROM revisions WHERE topic = ? ORDER BY number", topic)]
 
 
 class _Sources(_Repo):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.models import Article, Edit, EditStatus, Proposal, ProposalStatus, Revision, Source, Topic
+from agent.models import (Article, Edit, EditStatus, Proposal, ProposalStatus, Revision, RevisionEntry,
+                          Source, Topic)
 
 SOURCE_FIELDS = ("id", "url", "title", "kind", "author", "published_at", "text", "content_hash",
                  "duplicate_of")
@@ -20,6 +21,13 @@ def revision_of(row: Any) -> Revision:
     return Revision(id=row.id, topic=row.topic, number=row.number, parent_id=row.parent_id,
                     article=Article.model_validate(row.article), actor=row.actor,
                     comment=row.comment, sha256=row.sha256, created_at=row.created_at)
+
+
+ENTRY_FIELDS = ("id", "topic", "number", "parent_id", "actor", "comment", "sha256", "created_at")
+
+
+def entry_of(row: Any) -> RevisionEntry:
+    return RevisionEntry(**{name: getattr(row, name) for name in ENTRY_FIELDS})
 
 
 def source_of(row: Any) -> Source:

@@ -59,7 +59,7 @@ def add_article_routes(app: FastAPI, web: Web, require) -> None:
 
         numbers = numbering(slug, revision.article)
         marks = store.decisions.unverified(slug)
-        history = store.revisions.history(slug)
+        history = store.revisions.log(slug)
         references = sources_of(revision.article, numbers)
         titles = {sid: f"{source.title or source.url or sid} · {source.kind}" for _, sid, source in references}
         return web.page(request, "topic.html", editor, topic=store.topics.get(slug),
