@@ -1,6 +1,16 @@
 """Benchmark of the overnight batch: N topics of M new sources against a fake model endpoint
 that answers in a fixed delay; prints absorb's own CPU per model call, calls per second, peak
-memory and wall time. Not collected by pytest; run it:
+memory and wall time.
+
+The scenario is the one issue 18 names, 6 model calls per topic: each topic's five-section
+article gets ten new sources, two per section; triage (1 call) finds three of them relevant, the
+first two about Cooling and the first about Training, the rest repeats or out of scope; each of
+the two sections is drafted (2 calls), the model wording every sentence itself (part of the
+source's sentence, as a model that paraphrases does, so no sentence passes the gate's quote stage
+and each goes to the judge); the judge packs claims by the sources they cite, one call per source
+(3 calls) and supports them all.
+
+Not collected by pytest; run it:
 
     .venv/bin/python -m tests.bench_batch          # the issue's figures: 100 topics at 0 and
                                                    # 200 ms latency, memory at 10 and 100 topics
@@ -14,11 +24,12 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 # The batch under cProfile counting CPU time (its default clock counts waiting too).
@@ -36,6 +47,37 @@ finally:
 """
 
 SECTION_NAMES = ["Cooling", "Training", "Networking", "Power", "Storage"]
+# Which sources triage finds relevant, by section: the first this many of each section's sources
+# (the n-th source of a topic is about SECTION_NAMES[n % 5]); the others are not relevant.
+RELEVANT = {"Cooling": 2, "Training": 1}
+TITLE = re.compile(r" (\w+) update (\d+)$")
+
+
+def triage(request: dict) -> dict:
+    """The scenario's triage: RELEVANT's sources go to their section, the rest are not relevant."""
+    from tests.scripted import sources_of
+
+    decisions = []
+    for source_id, title, _ in sources_of(request):
+        match = TITLE.search(title)
+        name, n = (match.group(1), int(match.group(2))) if match else ("", 0)
+        relevant = n // len(SECTION_NAMES) < RELEVANT.get(name, 0)
+        decisions.append({"source_id": source_id, "relevant": relevant,
+                          "sections": [name.lower()] if relevant else [], "new_section": None,
+                          "relation": "new",
+                          "reason": "about the section" if relevant else "already covered"})
+    return {"decisions": decisions}
+
+
+def script_server(server) -> None:
+    """Triage as above; drafts and revisions are the sources' words but never a whole sentence
+    of them (the judge runs for each); the judge quotes the claim back from its source."""
+    from tests.scripted import extractive_draft, faithful_judge, part_of_sentence
+
+    server.on_task("triage", triage)
+    server.on_task("draft_section", extractive_draft(part_of_sentence))
+    server.on_task("revise_section", extractive_draft(part_of_sentence))
+    server.on_task("judge", faithful_judge)
 
 
 def seed(store, topics: int, sources: int) -> None:
@@ -74,9 +116,8 @@ def run_batch(topics: int, sources: int, concurrency: int, delay: float,
               verbose: bool = True) -> dict:
     """Seed a fresh store, run `absorb refresh --all` on it in a child process against the
     fake endpoint, and measure the child (CPU from its rusage: absorb's own, not the fake's)."""
-    from agent.fake_server import FakeOpenAIServer
+    from agent.fake_server import FakeOpenAIServer, task_of
     from agent.store import open_store
-    from tests.test_batch import script_server
 
     home = Path(tempfile.mkdtemp(prefix="absorb-bench-"))
     url = database_url or f"sqlite:///{home / 'absorb.db'}"
@@ -101,13 +142,20 @@ def run_batch(topics: int, sources: int, concurrency: int, delay: float,
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         calls, in_flight = server.request_count, server.max_in_flight
+        kinds = Counter(task_of(request) for request in server.requests)
     report = json.loads(out)
     result = {"topics": report["topics"], "status": os.waitstatus_to_exitcode(status),
               "wall": wall, "calls": calls, "in_flight": in_flight,
               "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024,
-              "spent_tokens": report["spent_tokens"], "rounds": model_rounds(store) if topics else {}}
+              "spent_tokens": report["spent_tokens"], "kinds": dict(kinds), "rounds": model_rounds(store) if topics else {}}
     store.close()
     return result
+
+
+def kinds_per_topic(result: dict) -> str:
+    """Model calls per topic by kind of call, e.g. `triage 1.0 + draft_section 2.0 + judge 3.0`."""
+    topics = max(len(result["topics"]), 1)
+    return " + ".join(f"{kind} {count / topics:.1f}" for kind, count in result["kinds"].items())
 
 
 def print_run(result: dict, concurrency: int, delay: float) -> None:
@@ -124,8 +172,8 @@ def print_run(result: dict, concurrency: int, delay: float) -> None:
     print(f"exit {result['status']}; topics: {dict(statuses)}")
     print(f"wall {wall:.1f}s for {len(topics)} topics at --concurrency {concurrency}, "
           f"model delay {delay * 1000:.0f} ms")
-    print(f"LLM calls {calls} ({calls / len(topics):.1f} per topic, {calls / wall:.1f}/s, "
-          f"{result['in_flight']} in flight at most)")
+    print(f"LLM calls {calls} ({calls / len(topics):.1f} per topic: {kinds_per_topic(result)}; "
+          f"{calls / wall:.1f}/s, {result['in_flight']} in flight at most)")
     print(f"peak RSS of the batch process {result['rss_mib']:.0f} MiB")
     print(f"CPU of the batch process {cpu:.1f}s = {cpu / len(topics) * 1000:.0f} ms per topic, "
           f"{cpu / calls * 1000:.1f} ms per model call (whole process: start-up included; the "
@@ -165,7 +213,8 @@ def matrix(args: argparse.Namespace) -> None:
                            verbose=False)
         calls, cpu = result["calls"], result["cpu"]
         print(f"100 topics, {delay * 1000:3.0f} ms latency, --concurrency {args.concurrency}: "
-              f"exit {result['status']}, {calls} calls ({calls / 100:.1f}/topic), CPU {cpu:.1f}s "
+              f"exit {result['status']}, {calls} calls ({calls / 100:.1f}/topic: "
+              f"{kinds_per_topic(result)}), CPU {cpu:.1f}s "
               f"= {cpu / calls * 1000:.1f} ms per call for the whole process, "
               f"{(cpu - startup) / calls * 1000:.1f} ms per call without its start-up; "
               f"{calls / result['wall']:.1f} calls/s, wall {result['wall']:.1f}s, "
