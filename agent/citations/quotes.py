@@ -4,6 +4,7 @@ whitespace, curly quotes, dashes and ellipses, and return it with its exact offs
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from functools import lru_cache
 
 from rapidfuzz import fuzz
@@ -68,13 +69,18 @@ def whole_sentences(claim: str, source_id: str, text: str) -> EvidenceQuote | No
     core = folded(claim)[0].strip(_TRIM)
     if len(content_tokens(claim)) < MIN_QUOTED_WORDS or not core:
         return None
-    if core not in _folded_source(text)[0]:  # most claims: one search of the cached fold
+    folded_text, origin = _folded_source(text)
+    if core not in folded_text:  # most claims: one search of the cached fold
         return None
     spans = sentence_spans(text)
     for first, (start, _) in enumerate(spans):
         for _, end in spans[first:first + MAX_QUOTED_SENTENCES]:
             piece = text[start:end].rstrip()
-            candidate = folded(piece)[0].strip(_TRIM)
+            # The piece's fold is the cached fold's characters that came from it: folding
+            # goes character by character, and the only difference, a space where the piece
+            # starts with whitespace, is trimmed by the strip either way.
+            candidate = folded_text[bisect_left(origin, start):
+                                    bisect_left(origin, start + len(piece))].strip(_TRIM)
             if len(candidate) > len(core):
                 break
             if candidate == core and _TERMINATED.search(piece):
