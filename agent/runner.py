@@ -15,7 +15,6 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -100,50 +99,16 @@ async def checkpointer(store: Store) -> AsyncIterator[Any]:
 
 
 # One saver per (event loop, file): concurrent runs of a batch each opening their own
-# connection made deferred transactions race ("database is locked" at once, the busy
-# timeout never applies); the saver serialises its own operations with a lock.
+# aiosqlite connection made deferred transactions race ("database is locked" at once, the
+# busy timeout never applies); the saver serialises its own operations with a lock.
 _SQLITE_SAVERS: dict[tuple[int, str], list] = {}
 _SAVER_OPENING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {path: Lock}
 
 
-@cache
-def _inline_saver_class() -> type:
-    """LangGraph's SqliteSaver whose async methods run its sync ones on the event loop.
-
-    AsyncSqliteSaver sends every statement to aiosqlite's thread and waits for the answer,
-    a queue, a future and a wake-up of the loop per statement: ~18 checkpoints and ~18
-    batches of writes per topic of a batch cost more CPU in that hand-off than in SQLite.
-    Run here, a write is one short SQLite statement on the loop, as the store's own writes
-    already are (WAL, synchronous=NORMAL: no fsync at commit). Same tables, same SQL, same
-    commit per put, so the durability of each step is unchanged."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    class InlineSqliteSaver(SqliteSaver):
-        async def aget_tuple(self, config):  # noqa: ANN001, ANN201 - LangGraph's signatures
-            return self.get_tuple(config)
-
-        async def alist(self, config, *, filter=None, before=None, limit=None):  # noqa: A002, ANN001, ANN201
-            for item in self.list(config, filter=filter, before=before, limit=limit):
-                yield item
-
-        async def aput(self, config, checkpoint, metadata, new_versions):  # noqa: ANN001, ANN201
-            return self.put(config, checkpoint, metadata, new_versions)
-
-        async def aput_writes(self, config, writes, task_id, task_path=""):  # noqa: ANN001, ANN201
-            return self.put_writes(config, writes, task_id, task_path)
-
-        async def adelete_thread(self, thread_id):  # noqa: ANN001, ANN201
-            return self.delete_thread(thread_id)
-
-        async def aget_delta_channel_history(self, *, config, channels):  # noqa: ANN001, ANN201
-            return self.get_delta_channel_history(config=config, channels=channels)
-
-    return InlineSqliteSaver
-
-
 @asynccontextmanager
 async def _shared_sqlite_saver(path: str) -> AsyncIterator[Any]:
-    import sqlite3
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     key = (id(asyncio.get_running_loop()), path)
     # Runs starting together must not each open and set up the file: a second connection's
@@ -152,18 +117,16 @@ async def _shared_sqlite_saver(path: str) -> AsyncIterator[Any]:
     async with loop_locks.setdefault(path, asyncio.Lock()):
         entry = _SQLITE_SAVERS.get(key)
         if entry is None:
-            # check_same_thread=False as LangGraph's own SqliteSaver.from_conn_string: the
-            # saver's lock guards the connection.
-            conn = sqlite3.connect(path, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = await aiosqlite.connect(path)
+            await conn.execute("PRAGMA busy_timeout=30000")
+            await conn.execute("PRAGMA journal_mode=WAL")
             # As the store itself (agent/store/db.py): in WAL mode a commit is not fsynced, so
             # a crashed or killed process loses nothing, an OS crash or power cut at most the
             # last commits, of both files alike. FULL fsynced each of a run's ~50 checkpoint
             # writes: 0.25 ms of CPU each, about 2 ms per model call of a batch.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            saver = _inline_saver_class()(conn)
-            saver.setup()
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
             entry = _SQLITE_SAVERS[key] = [saver, conn, 0]
         entry[2] += 1
     try:
@@ -172,7 +135,7 @@ async def _shared_sqlite_saver(path: str) -> AsyncIterator[Any]:
         entry[2] -= 1
         if entry[2] == 0 and _SQLITE_SAVERS.get(key) is entry:
             del _SQLITE_SAVERS[key]
-            entry[1].close()
+            await entry[1].close()
 
 
 @dataclass

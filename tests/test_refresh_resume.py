@@ -75,8 +75,10 @@ async def test_the_sqlite_checkpoints_are_as_durable_as_the_store(store):
 
     if store.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's saver has no such setting")
-    async with checkpointer(store) as saver:  # a sqlite3 connection, used on the loop
-        assert saver.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        checkpoints = saver.conn.execute("PRAGMA synchronous").fetchone()[0]
+    async with checkpointer(store) as saver:
+        async with saver.conn.execute("PRAGMA journal_mode") as cursor:
+            assert (await cursor.fetchone())[0] == "wal"
+        async with saver.conn.execute("PRAGMA synchronous") as cursor:
+            checkpoints = (await cursor.fetchone())[0]
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == checkpoints == 1  # NORMAL
