@@ -89,10 +89,11 @@ def open_reader(url: str | None = None) -> Reader | Store:
     if path is not None and Path(path).is_file():
         reader = Reader(url, path)
         try:
-            if reader.versions() == scanned_heads():
-                return reader
-        except sqlite3.Error:
-            pass  # not at head, not absorb's, not a database: the full store says which
+            at_head = reader.versions() == scanned_heads()
+        except sqlite3.Error:  # not absorb's, or not a database: the full store says which
+            at_head = False
+        if at_head:
+            return reader
         reader.close()
     from agent.store.core import open_store
 
