@@ -35,12 +35,17 @@ def make_engine(url: str) -> sa.Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-        @sa.event.listens_for(engine, "begin")
-        def _begin_immediate(conn):  # noqa: ANN001
+        def _begin_immediate(dbapi_connection):  # noqa: ANN001 - a DBAPI connection
             # A deferred transaction that reads, then writes after another connection
             # committed, fails at once with "database is locked" (WAL snapshot): busy_timeout
             # never applies. Taking the write lock at BEGIN makes writers queue instead.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+
+        # The dialect's own BEGIN hook rather than a "begin" event: any connection event on
+        # the engine makes every statement dispatch SQLAlchemy's execution events, which
+        # cost more than the statement itself (a topic get: ~200 -> ~150 us; a batch
+        # topic runs ~45 transactions and ~105 statements).
+        engine.dialect.do_begin = _begin_immediate
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
