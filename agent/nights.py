@@ -55,15 +55,22 @@ def record(store: Store, topic: str, ids: list[str], status: str, *, reason: str
 
 
 def notes(store: Store, topic: str, status: str | None = None) -> list[SourceNote]:
-    """The topic's undecided and held-back sources with what decided them (oldest first)."""
-    query = sa.select(source_notes).where(source_notes.c.topic == topic)
+    """The topic's undecided and held-back sources with what decided them (oldest first):
+    a note counts while its source is still in the status it records."""
+    from agent.store.schema import topic_sources
+
+    # One statement: the source's link decides, and no source text is read (this runs twice
+    # per refresh; it was three statements that loaded every waiting source with its text).
+    query = (sa.select(source_notes)
+             .join(topic_sources, sa.and_(topic_sources.c.topic == source_notes.c.topic,
+                                          topic_sources.c.source_id == source_notes.c.source_id))
+             .where(source_notes.c.topic == topic, topic_sources.c.status == source_notes.c.status,
+                    topic_sources.c.status.in_(RETRYABLE)))
     if status is not None:
         query = query.where(source_notes.c.status == status)
     with store.engine.connect() as conn:
         rows = conn.execute(query.order_by(source_notes.c.updated_at, source_notes.c.source_id))
-        found = [SourceNote(**row._mapping) for row in rows]
-    current = {s.id: st for s, st in store.sources.for_topic(topic, status=list(RETRYABLE))}
-    return [n for n in found if current.get(n.source_id) == n.status]
+        return [SourceNote(**row._mapping) for row in rows]
 
 
 def forget(store: Store, topic: str, ids: list[str]) -> None:

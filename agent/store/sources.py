@@ -107,8 +107,10 @@ class SourceRepo(ProvenanceMixin):
             wanted = [status] if isinstance(status, str) else list(status)
             query, params["b_statuses"] = _FOR_TOPIC_IN, [_check_status(s) for s in wanted]
         with self.engine.connect() as conn:
-            self._require_topic(conn, slug)
-            return [(_source(row), row.topic_status) for row in conn.execute(query, params)]
+            rows = conn.execute(query, params).all()
+            if not rows:  # none, or no such topic: only then is the topic looked up
+                self._require_topic(conn, slug)
+            return [(_source(row), row.topic_status) for row in rows]
 
     def mention_rows(self, slug: str) -> list[tuple[str, str, str]]:
         """(source id, name key, name as written) for every name recorded on the topic's
@@ -125,12 +127,13 @@ class SourceRepo(ProvenanceMixin):
         status = _check_status(status)
         changed = 0
         with self.engine.begin() as conn:
-            self._require_topic(conn, slug)
             now = utcnow()
             for chunk in _chunks(ids):
                 done = conn.execute(_SET_STATUS, {"b_slug": slug, "b_ids": chunk, "b_status": status,
                                                   "b_reason": reason, "b_at": now})
                 changed += done.rowcount
+            if not changed:  # nothing moved, or no such topic: only then is it looked up
+                self._require_topic(conn, slug)
         return changed
 
     def add_to_topic(self, slug: str, items: list[Source], *, status: str = SourceStatus.new.value,
