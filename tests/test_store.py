@@ -171,3 +171,34 @@ def test_the_verdict_cache_keeps_the_first_verdict_per_key(store):
     assert cache.get("k1") == first
     assert cache.get("k2").reason == "other"
     assert cache.get("k3") is None
+
+
+def test_a_whole_check_looks_its_verdicts_up_at_once_and_finds_what_one_by_one_finds(store):
+    """get_many answers as get does key by key, on the store's cache and the in-memory one;
+    more keys than one statement binds are looked up in chunks."""
+    from agent.citations.cache import InMemoryVerdictCache
+    from agent.models import Verdict, VerdictLabel
+    from agent.store.verdicts import StoreVerdictCache
+
+    caches = [StoreVerdictCache(store.engine), InMemoryVerdictCache()]
+    for n, cache in enumerate(caches):
+        for k in range(0, 1200, 3):
+            cache.put(f"k{k}", Verdict(label=VerdictLabel.supported, stage="judge", reason=f"r{k}"))
+        keys = [f"k{k}" for k in range(1200)] + ["k3", "k3", "missing"]
+        found = cache.get_many(keys)
+        assert found == {k: cache.get(k) for k in dict.fromkeys(keys) if cache.get(k) is not None}, n
+        assert len(found) == 400 and found["k3"].reason == "r3"
+        assert cache.get_many([]) == {}
+
+
+def test_sources_of_an_unknown_topic_are_an_error_not_an_empty_list(store):
+    """for_topic and set_status look the topic up only when they find nothing; an unknown
+    topic is still reported, a known topic with no sources is not."""
+    store.topics.create("known", "Known")
+    assert store.sources.for_topic("known") == []
+    assert store.sources.set_status("known", ["src_0000000000000000"], "proposed") == 0
+    for call in (lambda: store.sources.for_topic("nope"),
+                 lambda: store.sources.for_topic("nope", status="new"),
+                 lambda: store.sources.set_status("nope", ["src_0000000000000000"], "proposed")):
+        with pytest.raises(UnknownTopic, match="unknown topic 'nope'"):
+            call()

@@ -33,6 +33,10 @@ class VerdictCache(Protocol):
 
     def get(self, key: str) -> Verdict | None: ...
 
+    def get_many(self, keys: Sequence[str]) -> dict[str, Verdict]:
+        """The cached verdicts among `keys` (one lookup for a whole check, where it can)."""
+        ...
+
     def put(self, key: str, verdict: Verdict) -> None: ...
 
 
@@ -49,6 +53,14 @@ class InMemoryVerdictCache:
             self.hits += 1
             return verdict.model_copy(deep=True)
         return None
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Verdict]:
+        found = {}
+        for key in dict.fromkeys(keys):
+            verdict = self.get(key)
+            if verdict is not None:
+                found[key] = verdict
+        return found
 
     def put(self, key: str, verdict: Verdict) -> None:
         self._verdicts[key] = verdict.model_copy(deep=True)

@@ -90,15 +90,21 @@ class CitationGate:
         verdicts: list[list[Verdict | None]] = []
         pending: list[_Pending] = []
         version = self.version
+        keys = []
+        for group in groups:
+            context_key = group.context.key() if group.context is not None else ""
+            keys.append([verdict_cache_key(claim.text, claim.citations, group.sources,
+                                           f"{version}|{context_key}" if context_key else version)
+                         for claim in group.claims])
+        # One lookup for the whole check rather than one per claim.
+        known = self.cache.get_many([k for row in keys for k in row]) if self.cache is not None else {}
         for number, group in enumerate(groups):
             others = {**(group.candidates or {}), **group.sources}
-            context_key = group.context.key() if group.context is not None else ""
             row: list[Verdict | None] = [None] * len(group.claims)
             verdicts.append(row)
             for index, claim in enumerate(group.claims):
-                key = verdict_cache_key(claim.text, claim.citations, group.sources,
-                                        f"{version}|{context_key}" if context_key else version)
-                cached = self.cache.get(key) if self.cache is not None else None
+                key = keys[number][index]
+                cached = known.get(key)
                 if cached is not None:
                     row[index] = cached
                     continue

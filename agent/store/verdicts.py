@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import suppress
 
 import sqlalchemy as sa
@@ -14,7 +15,10 @@ from agent.store.schema import verdict_cache
 # lookup itself (SQLAlchemy builds and keys each new statement), and a run makes two per
 # section it checks.
 _GET = sa.select(verdict_cache.c.verdict).where(verdict_cache.c.key == sa.bindparam("key"))
+_GET_MANY = sa.select(verdict_cache.c.key, verdict_cache.c.verdict).where(
+    verdict_cache.c.key.in_(sa.bindparam("keys", expanding=True)))
 _PUT = sa.insert(verdict_cache)
+_CHUNK = 500  # bound parameters per lookup, well under SQLite's limit
 
 
 class StoreVerdictCache:
@@ -27,6 +31,17 @@ class StoreVerdictCache:
         with self.engine.connect() as conn:
             row = conn.execute(_GET, {"key": key}).scalar_one_or_none()
         return None if row is None else Verdict.model_validate(row)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Verdict]:
+        unique = list(dict.fromkeys(keys))
+        found: dict[str, Verdict] = {}
+        if not unique:
+            return found
+        with self.engine.connect() as conn:
+            for start in range(0, len(unique), _CHUNK):
+                for row in conn.execute(_GET_MANY, {"keys": unique[start:start + _CHUNK]}):
+                    found[row.key] = Verdict.model_validate(row.verdict)
+        return found
 
     def put(self, key: str, verdict: Verdict) -> None:
         # A concurrent run may have cached the same verdict first: either copy is right.
