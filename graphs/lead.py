@@ -1,7 +1,7 @@
 """The lead step of the refresh graph: load -> update_lead -> triage (or assemble, or end).
 
-It runs on every refresh, right after the article is loaded, and costs nothing unless the
-lead is stale (agent/lead.py: the sections changed since the revision that last wrote the
+Right after the article is loaded, the refresh asks whether the lead is stale, and takes this
+step only then (agent/lead.py: the sections changed since the revision that last wrote the
 lead, in a way that touches what it states, and no lead edit was proposed for these sections
 yet). Then one structured call (prompts/lead.md; prompts/lead_extract.md in extract mode)
 answers the new lead, code resolves each sentence's citations from the article sentences it
@@ -41,6 +41,12 @@ def _stale(ctx: RunContext, topic: str):
     if considered(store.proposals.list(topic=topic), {r.id: r for r in history}, current):
         return None
     return found
+
+
+def lead_is_stale(ctx: RunContext, topic: str) -> bool:
+    """Whether the run has a lead step to take (load_article asks, so a run whose lead is
+    fresh skips the step and its checkpoint)."""
+    return _stale(ctx, topic) is not None
 
 
 async def update_lead(state: RefreshState, runtime: Runtime[RunContext]) -> dict:

@@ -1,4 +1,4 @@
-"""The refresh graph: gather -> load -> triage -> one section subagent per affected section
+"""The refresh graph: gather -> load -> [lead] -> triage -> one section subagent per affected section
 (Send) -> assemble -> review (auto, or interrupt() for an editor) -> merge.
 
 Sections no source touches cost nothing and stay byte-identical. Nodes are thin: the
@@ -26,7 +26,7 @@ from agent.mentions import record as record_mentions
 from agent.triage import (SourceDecision, TriageAnswer, batches, bound_tasks, first_answers,
                           irrelevant_ids, lexical_decisions, plan_tasks, triage_messages,
                           unanswered)
-from graphs.lead import route_after_lead, update_lead
+from graphs.lead import lead_is_stale, route_after_lead, update_lead
 from graphs.section import build_section_graph
 from graphs.state import RefreshState, RunContext
 
@@ -41,6 +41,12 @@ async def gather_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     return {"gather_report": report.to_json()}
 
 
+def route_start(state: RefreshState, runtime: Runtime[RunContext]) -> str:
+    """A run that gathers starts there; one that does not (--no-gather, a batch) goes straight
+    to the article: a step that does nothing still costs a checkpoint."""
+    return "gather_sources" if runtime.context.gather else "load_article"
+
+
 def load_article(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
     store = runtime.context.store
     current = store.revisions.current(state["topic"])
@@ -50,7 +56,13 @@ def load_article(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
     expire(store, state["topic"], triage=triage_version(runtime.context),
            draft=draft_version(runtime.context))
     fresh = store.sources.for_topic(state["topic"], status=SourceStatus.new.value)
-    return {"base_revision_id": current.id, "source_ids": [s.id for s, _ in fresh]}
+    return {"base_revision_id": current.id, "source_ids": [s.id for s, _ in fresh],
+            "lead_stale": lead_is_stale(runtime.context, state["topic"])}
+
+
+def route_after_load(state: RefreshState) -> str:
+    """The lead step runs only when the lead is stale (most runs: it is not)."""
+    return "update_lead" if state.get("lead_stale", True) else route_after_lead(state)
 
 
 def triage_version(ctx: RunContext) -> tuple[str, str]:
@@ -270,9 +282,10 @@ def build_refresh_graph() -> StateGraph:
     builder.add_node("triage_sources", triage_sources)
     builder.add_node("update_lead", update_lead)
     builder.add_node("section", build_section_graph().compile())
-    builder.add_edge(START, "gather_sources")
+    builder.add_conditional_edges(START, route_start, ["gather_sources", "load_article"])
     builder.add_edge("gather_sources", "load_article")
-    builder.add_edge("load_article", "update_lead")
+    builder.add_conditional_edges("load_article", route_after_load,
+                                  ["update_lead", "triage_sources", "assemble_proposal", END])
     builder.add_conditional_edges("update_lead", route_after_lead,
                                   ["triage_sources", "assemble_proposal", END])
     builder.add_conditional_edges("triage_sources", route_to_sections,

@@ -128,6 +128,8 @@ class RefreshState(TypedDict, total=False):
     lead_edit: dict | None
     """graphs/lead.py: the lead edit of this run, if the lead was stale."""
     lead_note: str
+    lead_stale: bool
+    """Set by load_article: whether the lead step runs (absent in runs checkpointed before it)."""
     proposal_id: int | None
     decision: dict
     merged_revision_id: int | None

@@ -31,6 +31,8 @@ def test_no_gather_claims_no_gather_and_counts_say_what_they_count(world):
     ran = shell(f"absorb refresh {TOPIC} --no-gather")
     assert ran.code == 0, ran
     assert "gather_sources" not in ran.err, ran
+    # The lead was written by the import and nothing changed since: no lead step runs.
+    assert "load_article" in ran.err and "update_lead" not in ran.err, ran
     edit_lines = [line for line in ran.out.splitlines() if line.strip()]
     assert edit_lines and all("new sentences, " in line and "held back" in line
                               for line in edit_lines), ran

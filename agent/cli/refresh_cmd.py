@@ -62,8 +62,6 @@ def refresh(
         # A topic locked by a batch or another refresh ends here in one line ("locked").
         with topic_lock(store, topic, "refresh"), err.status(f"refreshing {topic}") as status:
             def progress(step: str) -> None:
-                if step == "gather_sources" and not gather:
-                    return  # --no-gather: the node ran, but it pulled nothing
                 status.update(f"refreshing {topic}: {step}")
                 err.print(styled(("  ✓ ", "green"), step))
 
