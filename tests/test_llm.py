@@ -407,3 +407,28 @@ async def test_an_answer_that_ended_for_a_reason_that_rules_it_out_is_not_used_w
     assert server.request_count == requests
     assert [c.input_tokens for c in recorder.calls] == [  # billed tokens are counted
         r["usage"]["prompt_tokens"] for r in server.responses]
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_messages_skip_the_sdk_transform_but_the_request_body_is_the_same_json(server, method):
+    """agent.llm.AbsorbChatOpenAI hands plain messages to the SDK as extra_body: the endpoint
+    receives the body ChatOpenAI itself sends, key for key and in the same order."""
+    import json
+
+    from langchain_openai import ChatOpenAI
+
+    from agent.llm import AbsorbChatOpenAI
+
+    server.script({"text": "Blue sky."})
+    server.script({"text": "Blue sky."})
+    ours = build_chat_model("draft")
+    assert type(ours) is AbsorbChatOpenAI
+    theirs = ChatOpenAI(**{name: getattr(ours, name) for name in (
+        "model_name", "openai_api_key", "openai_api_base", "request_timeout", "max_retries",
+        "max_tokens", "extra_body", "use_responses_api")})
+    for model in (ours, theirs):
+        assert await call_structured(model, Summary, messages(), node="draft", method=method) \
+            == Summary(text="Blue sky.")
+    sent, reference = server.requests[-2:]
+    assert json.dumps(sent) == json.dumps(reference)
+    assert sent["messages"][1] == {"content": "The sky is blue.", "role": "user"}
