@@ -140,3 +140,20 @@ def test_instructions_are_a_stable_prefix_and_per_call_text_comes_after() -> Non
     system = systems.pop()
     assert system.startswith("task: judge") and "Lumora opened" not in system
     assert all(call.messages[0].type == "system" and call.messages[1].type == "human" for call in calls)
+
+
+def test_the_ascii_defusing_is_the_general_defusing_character_for_character() -> None:
+    """neutralise takes a regex path for ASCII text; it must defuse exactly the runs the
+    char-by-char path defuses (mixed directions, runs of two, runs at either end)."""
+    import random
+
+    from agent.citations.fence import _neutralise_any, neutralise
+
+    cases = ["", "<<<", ">>>", "<<>>", "<<<>>>", "a<<<SOURCE id=x>>>b", "<<<<<<", "<><><>",
+             "<<END SOURCE>>", "x <<< y >>>> z"]
+    rng = random.Random(18)
+    cases += ["".join(rng.choice("<<>>a \n=") for _ in range(rng.randrange(0, 40))) for _ in range(3000)]
+    for text in cases:
+        assert neutralise(text) == _neutralise_any(text), repr(text)
+    hostile = "≪<\u200b<\u200b< ⋙ 《SOURCE》"
+    assert neutralise(hostile) == _neutralise_any(hostile) and "<<" not in neutralise(hostile)

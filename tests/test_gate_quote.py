@@ -114,3 +114,26 @@ def test_without_a_judge_a_quoted_sentence_passes_as_a_quote() -> None:
     [verdict] = CitationGate().check(
         [Claim("Lumora opened a 300 MW data centre in Oslo in March 2026.", ["s1"])], SOURCES)
     assert verdict.passed and verdict.stage == "quote"
+
+
+def test_the_ascii_fold_is_the_general_fold_character_for_character() -> None:
+    """agent.citations.text.folded takes a fast path for ASCII text; it must give the same
+    folded text and the same origin offsets as the char-by-char fold, whitespace runs at
+    either end, control characters that are spaces (\\x1c-\\x1f, \\v, \\f) and backticks included."""
+    import random
+
+    from agent.citations.text import _folded_any, _folded_ascii, fold, folded
+
+    ascii_chars = "".join(chr(c) for c in range(128))
+    cases = ["", " ", "\t\n ", "a", " a ", "A  B\t\tC\n", "``quoted``", ascii_chars, ascii_chars[::-1],
+             "Colossus (300 MW, 220K GPUs) — 2026", "  The   sky.  ", "\x1c x \x1f y \x0b z \x0c"]
+    rng = random.Random(18)
+    alphabet = "aZ9 \t\n\r\x0b\x0c\x1c\x1f`'\".,-()$%"
+    cases += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60))) for _ in range(3000)]
+    for text in cases:
+        expected = _folded_any(text)
+        if text.isascii():
+            assert _folded_ascii(text) == expected, repr(text)
+        assert folded(text) == expected, repr(text)
+        assert fold(text) == expected[0], repr(text)
+    assert folded("Naïve “quotes” — dashes") == _folded_any("Naïve “quotes” — dashes")

@@ -26,9 +26,20 @@ def _canonical(char: str) -> str:
     return folded if folded and set(folded) <= {"<", ">"} else ""
 
 
+_ASCII_RUN = re.compile(r"<{3,}|>{3,}")
+
+
 def neutralise(text: str) -> str:
     """The text with every run of three or more bracket-like characters (invisible
     characters between them ignored) replaced by "[<]" or "[>]"."""
+    if text.isascii():
+        # No look-alike, invisible character or NFKC change in ASCII: only "<" and ">"
+        # count, so a regex finds the runs (~1,000 characters: ~1 ms -> ~20 us).
+        return _ASCII_RUN.sub(lambda run: f"[{run.group(0)[0]}]", text)
+    return _neutralise_any(text)
+
+
+def _neutralise_any(text: str) -> str:
     out: list[str] = []
     run: list[str] = []
     run_canonical = ""

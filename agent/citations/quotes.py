@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
-from agent.citations.text import SOURCE_CACHE_SIZE, content_tokens, folded, sentence_spans
+from agent.citations.text import SOURCE_CACHE_SIZE, content_tokens, fold, folded, sentence_spans
 from agent.models import EvidenceQuote
 
 MIN_QUOTE_CHARS = 8
@@ -38,7 +38,7 @@ def locate(quote: str, source_id: str, text: str) -> list[EvidenceQuote]:
     found: list[EvidenceQuote] = []
     cursor = 0
     for part in parts:
-        needle = folded(part)[0]
+        needle = fold(part)
         if len(needle) < MIN_QUOTE_CHARS and len(parts) == 1:
             return []  # a two-word "quote" proves nothing
         position = folded_text.find(needle, cursor)
@@ -66,7 +66,7 @@ def whole_sentences(claim: str, source_id: str, text: str) -> EvidenceQuote | No
     quotes, dashes and spacing aside), each ending where the source's sentence ends: such a
     claim says exactly what the source says, no qualifier dropped, so no judge is needed.
     None for anything less (a clause, a truncated last line, a short fragment)."""
-    core = folded(claim)[0].strip(_TRIM)
+    core = fold(claim).strip(_TRIM)
     if len(content_tokens(claim)) < MIN_QUOTED_WORDS or not core:
         return None
     folded_text, origin = _folded_source(text)

@@ -120,9 +120,41 @@ _FOLD = str.maketrans({
 })
 
 
+_FOLD_ASCII = str.maketrans({"`": "'"})
+_SPACES = re.compile(r"\s+")  # str.isspace() exactly, for str patterns
+
+
 def folded(text: str) -> tuple[str, list[int]]:
     """Case-, quote-, dash- and whitespace-folded text plus, per folded character, the
     offset of the original character it came from (so a match maps back to the source)."""
+    if text.isascii():
+        return _folded_ascii(text)
+    return _folded_any(text)
+
+
+def _folded_ascii(text: str) -> tuple[str, list[int]]:
+    """`folded` of ASCII text, where NFKC changes nothing, casefold is lower() and no
+    character folds to more than one: the whitespace runs are found by a regex rather than
+    char by char (a source of ~1,000 characters: ~1.5 ms -> ~0.1 ms)."""
+    text = text.translate(_FOLD_ASCII).lower()
+    pieces: list[str] = []
+    origin: list[int] = []
+    start = 0
+    for run in _SPACES.finditer(text):
+        if run.start() > start:
+            pieces.append(text[start:run.start()])
+            origin.extend(range(start, run.start()))
+            if run.end() < len(text):  # no space at either end
+                pieces.append(" ")
+                origin.append(run.start())
+        start = run.end()
+    if start < len(text):
+        pieces.append(text[start:])
+        origin.extend(range(start, len(text)))
+    return "".join(pieces), origin
+
+
+def _folded_any(text: str) -> tuple[str, list[int]]:
     chars: list[str] = []
     origin: list[int] = []
     previous_space = True
@@ -146,4 +178,7 @@ def folded(text: str) -> tuple[str, list[int]]:
 
 
 def fold(text: str) -> str:
-    return folded(text)[0]
+    """`folded(text)[0]`, without the offsets."""
+    if text.isascii():
+        return _SPACES.sub(" ", text.translate(_FOLD_ASCII).lower()).strip()
+    return _folded_any(text)[0]
