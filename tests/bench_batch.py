@@ -16,6 +16,8 @@ Not collected by pytest; run it:
                                                    # 200 ms latency, memory at 10 and 100 topics
     .venv/bin/python -m tests.bench_batch --topics 100 --sources 10 --concurrency 20 --delay 0.2
     .venv/bin/python -m tests.bench_batch --topics 100 --delay 0 --profile /tmp/batch.prof
+    .venv/bin/python -m tests.bench_batch --structure    # statements, transactions and
+                                                         # checkpoints per topic (countable)
 """
 
 from __future__ import annotations
@@ -152,6 +154,77 @@ def run_batch(topics: int, sources: int, concurrency: int, delay: float,
     return result
 
 
+def structure(topics: int = 3, sources: int = 10) -> dict:
+    """What one topic of the scenario costs in countable units, which do not drift with the
+    machine's speed as CPU time does (on a shared 2-core VM, identical runs differed by up
+    to 2x): SQL statements and transactions on the store, and checkpoints and checkpoint
+    writes, per topic after the first (measured in this process, same code path as the
+    batch's refresh of one topic)."""
+    import asyncio
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from agent.fake_server import FakeOpenAIServer
+    from agent.store import open_store
+
+    home = Path(tempfile.mkdtemp(prefix="absorb-bench-"))
+    saved = {k: os.environ.get(k) for k in ("ABSORB_HOME", "ABSORB_DATABASE_URL", "OPENAI_BASE_URL",
+                                            "OPENAI_API_KEY", "ABSORB_REQUESTS_PER_SECOND")}
+    store = open_store(f"sqlite:///{home / 'absorb.db'}")
+    seed(store, topics, sources)
+    counted = {"statements": 0, "transactions": 0}
+    counting = [False]
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _statement(*_args) -> None:  # noqa: ANN002
+        counted["statements"] += counting[0]
+
+    begin = store.engine.dialect.do_begin
+
+    def _begin(connection) -> None:  # noqa: ANN001
+        counted["transactions"] += counting[0]
+        begin(connection)
+
+    store.engine.dialect.do_begin = _begin
+    try:
+        with FakeOpenAIServer(delay=0) as server:
+            script_server(server)
+            os.environ.update({"ABSORB_HOME": str(home), "ABSORB_DATABASE_URL": str(store.engine.url),
+                               "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench",
+                               "ABSORB_REQUESTS_PER_SECOND": "0"})
+            from agent.runner import refresh_topic
+
+            asyncio.run(refresh_topic(store, "topic-000", gather=False))  # warm: tables, caches
+            conn = sqlite3.connect(home / "absorb.checkpoints.db")
+            before = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("checkpoints", "writes")]
+            counting[0] = True
+            for t in range(1, topics):
+                asyncio.run(refresh_topic(store, f"topic-{t:03d}", gather=False))
+            counting[0] = False
+            after = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("checkpoints", "writes")]
+            conn.close()
+            calls = len(server.requests)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        store.close()
+    runs = topics - 1
+    return {"statements": counted["statements"] / runs, "transactions": counted["transactions"] / runs,
+            "checkpoints": (after[0] - before[0]) / runs, "checkpoint_writes": (after[1] - before[1]) / runs,
+            "calls": calls / topics}
+
+
+def print_structure() -> None:
+    found = structure()
+    print(f"per topic ({found['calls']:.0f} model calls): {found['statements']:.0f} SQL statements in "
+          f"{found['transactions']:.0f} transactions on the store, {found['checkpoints']:.0f} checkpoints "
+          f"with {found['checkpoint_writes']:.0f} checkpoint writes")
+
+
 def kinds_per_topic(result: dict) -> str:
     """Model calls per topic by kind of call, e.g. `triage 1.0 + draft_section 2.0 + judge 3.0`."""
     topics = max(len(result["topics"]), 1)
@@ -204,6 +277,7 @@ def matrix(args: argparse.Namespace) -> None:
     """The issue's figures: CPU per model call and calls per second at 0 and 200 ms model
     latency over 100 topics, memory at 10 and 100 topics, and the CPU of starting the command."""
     print(f"machine: {machine()}")
+    print_structure()
     idle = run_batch(0, args.sources, args.concurrency, 0.0, args.database_url, verbose=False)
     startup = idle["cpu"]
     print(f"startup: `absorb refresh --all` with nothing to do costs {startup:.2f}s CPU, "
@@ -240,7 +314,14 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--profile", default=None, metavar="FILE",
                         help="run the batch under cProfile (CPU time), stats written to FILE")
+    parser.add_argument("--structure", action="store_true",
+                        help="only the countable cost of one topic: SQL statements, "
+                             "transactions, checkpoints (seconds; the matrix prints it too)")
     args = parser.parse_args()
+    if args.structure:
+        print(f"machine: {machine()}")
+        print_structure()
+        return
     if args.topics is None and not args.profile:
         matrix(args)
         return
