@@ -277,7 +277,12 @@ def matrix(args: argparse.Namespace) -> None:
     """The issue's figures: CPU per model call and calls per second at 0 and 200 ms model
     latency over 100 topics, memory at 10 and 100 topics, and the CPU of starting the command."""
     print(f"machine: {machine()}")
-    print_structure()
+    # In a child of its own: run here, its imports and store would sit in this process's
+    # memory, which the batch children's peak RSS counts from the fork on.
+    counted = subprocess.run([sys.executable, "-m", "tests.bench_batch", "--structure"],
+                             capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parents[1])
+    print(counted.stdout.splitlines()[-1])
     idle = run_batch(0, args.sources, args.concurrency, 0.0, args.database_url, verbose=False)
     startup = idle["cpu"]
     print(f"startup: `absorb refresh --all` with nothing to do costs {startup:.2f}s CPU, "
