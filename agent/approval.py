@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agent.diff import old_paragraphs
 from agent.models import Edit, EditStatus, Proposal, ProposalStatus, Sentence, Verdict, VerdictLabel
 from agent.review import APPROVE, REJECT, Decision, ReviewError, decide, resolve_edits
 from agent.sentence_diff import Row, align
-from agent.store import Store
-from agent.store.decisions import sentence_key
+from agent.store.rows import sentence_key
+
+if TYPE_CHECKING:
+    from agent.store import Store
 
 ALL = "all"
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import TYPE_CHECKING
 
 from agent.markdown import render_sentence
 from agent.models import Edit, Proposal, Section, Sentence, Verdict, is_source_id
 from agent.numbering import numbers_for
-from agent.store import NotFound, Store
+from agent.store.errors import NotFound
+
+if TYPE_CHECKING:
+    from agent.store import Store
 
 PARAGRAPH = "\n\n"
 # A token is a citation marker, a word, or one punctuation mark, each with its leading space.

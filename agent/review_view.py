@@ -5,13 +5,17 @@ what was held back, who decided it, when and why."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agent.approval import changes_nothing
 from agent.diff import old_paragraphs
 from agent.models import Article, Edit, EditStatus, Proposal, Sentence, Source, Verdict, is_source_id
 from agent.sentence_diff import Row, align, check_words, label_of, plain_reason, summary
-from agent.store import NotFound, Store
-from agent.store.decisions import DecisionRow
+from agent.store.errors import NotFound
+from agent.store.rows import DecisionRow
+
+if TYPE_CHECKING:
+    from agent.store import Store
 
 
 @dataclass

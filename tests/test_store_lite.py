@@ -5,6 +5,7 @@ to it for any store it should not read itself, and never waits for a writer."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import time
@@ -106,6 +107,8 @@ def test_every_read_answers_as_the_sqlalchemy_store_does(world):
     for proposal in proposals:
         _same(lambda s: s.proposals.get(proposal.id))
     assert _same(lambda s: s.proposals.get(99))[0] == "error"
+    decided = [_same(lambda s: s.decisions.for_proposal(number))[1] for number in (1, 2, 3, 4, 99)]
+    assert {row.action for rows in decided[0].values() for row in rows} == {"merged", "rejected"}
 
 
 def test_history_lists_revisions_without_parsing_their_articles(world, cli):
@@ -216,7 +219,8 @@ def test_show_numbers_a_new_source_through_the_full_store(world):
 def test_the_read_commands_answer_while_a_writer_holds_the_store(world):
     """The full store takes the write lock at BEGIN; a reader of a night's store must not wait
     for the refresh writing it (before: up to the 30 s busy timeout, then `database is locked`)."""
-    commands = (["topics"], ["show", TOPIC], ["history", TOPIC], ["review", "list"])
+    commands = (["topics"], ["show", TOPIC], ["history", TOPIC], ["review", "list"],
+                ["review", "show", "1"], ["review", "show", "2", "--json"])
     for args in commands:  # the writes a first read makes here (the lost status, new numbers)
         assert subprocess.run([str(ABSORB), *args], capture_output=True, timeout=60).returncode == 0
     writer = sqlite3.connect(world, isolation_level=None)
@@ -241,3 +245,18 @@ def test_a_store_locked_past_the_wait_is_not_called_corrupt():
                              sqlite3.OperationalError("database is locked"))
     assert "another absorb process held it" in str(error)
     assert "corrupt" not in str(error)
+
+
+def test_review_show_reads_without_sqlalchemy_once_nothing_is_left_to_write(world):
+    """`review show` reads through the Reader too (decisions included); only a write it has
+    to make (a new citation number, a lost status) opens the full store."""
+    for args in (["review", "show", "1"], ["review", "show", "4", "--json"]):
+        first = subprocess.run([str(ABSORB), *args], capture_output=True, text=True, timeout=60)
+        assert first.returncode == 0, first.stderr
+        again = subprocess.run([str(ABSORB), *args], capture_output=True, text=True, timeout=60,
+                               env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+        assert again.returncode == 0 and again.stdout == first.stdout, again.stderr[-2000:]
+        loaded = {line.rsplit("|", 1)[1].strip() for line in again.stderr.splitlines()
+                  if line.startswith("import time:") and "|" in line}
+        assert "agent.cli.main" in loaded
+        assert sorted(m for m in loaded if m.split(".")[0] == "sqlalchemy") == [], args

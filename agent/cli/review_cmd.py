@@ -75,7 +75,7 @@ def show(proposal_id: int = typer.Argument(..., metavar="ID"),
     from agent.review import sync_status
     from agent.review_view import build_page, page_json
 
-    with store_session() as store:
+    with store_session(read=True) as store:
         proposal = sync_status(store, store.proposals.get(proposal_id))
         page = build_page(store, proposal)
         data = view_json(build_view(store, proposal)) if as_json else None

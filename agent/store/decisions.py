@@ -3,32 +3,16 @@ check verified (the article marks them until a later check does)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from agent.models import EditStatus, Sentence, utcnow
+from agent.store.rows import DecisionRow, sentence_key
 from agent.store.schema import edit_decisions, edits, unverified_sentences
 
-
-def sentence_key(sentence: Sentence) -> str:
-    """The same prose with the same citations is the same sentence, wherever it moves."""
-    basis = sentence.text + "\x00" + "\x00".join(sentence.citations)
-    return hashlib.sha256(basis.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class DecisionRow:
-    edit_id: str
-    proposal_id: int
-    action: str
-    actor: str
-    comment: str
-    sentences: dict | None
-    original: dict | None
-    decided_at: datetime
+__all__ = ["DecisionRepo", "DecisionRow", "UnverifiedMark", "sentence_key"]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The store read with Python's sqlite3, for the commands that only show it: `topics`, `show`,
-`history` and `review list` start without SQLAlchemy, whose import is ~0.2 s of theirs.
+`history`, `review list` and `review show` start without SQLAlchemy, whose import is ~0.2 s of theirs.
 
 `open_reader()` gives a Reader for a SQLite store already at the schema's head, and the full
 Store for anything else (open_store: a new store is created, an old one migrated, a corrupt
@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from agent.models import Proposal, Revision, RevisionEntry, Source, SourceStatus, Topic
 from agent.store.errors import NotFound, UnknownTopic
 from agent.store.heads import scanned_heads
-from agent.store.rows import ENTRY_FIELDS, entry_of, proposal_of, revision_of, source_of, topic_of
+from agent.store.rows import (ENTRY_FIELDS, DecisionRow, entry_of, proposal_of, revision_of, source_of,
+                              topic_of)
 
 if TYPE_CHECKING:
     from agent.store.core import Store
@@ -113,6 +114,7 @@ class Reader:
         self.revisions = _Revisions(self, "revisions")
         self.sources = _Sources(self, "sources")
         self.proposals = _Proposals(self, "proposals")
+        self.decisions = _Decisions(self, "decisions")
 
     def full(self) -> Store:
         if self._full is None:
@@ -260,3 +262,16 @@ class _Proposals(_Repo):
         if unrecorded:  # what the read found is written by the full store, as it would
             self._reader.full().proposals._repair(unrecorded)
         return found
+
+
+class _Decisions(_Repo):
+    def for_proposal(self, proposal_id: int) -> dict[str, list[DecisionRow]]:
+        """As agent.store.decisions.DecisionRepo.for_proposal (`review show` reads it)."""
+    
+        out: dict[str, list[DecisionRow]] = {}
+        for row in self._rows("SELECT * FROM edit_decisions WHERE proposal_id = ? ORDER BY id",
+                              proposal_id):
+            out.setdefault(row.edit_id, []).append(DecisionRow(
+                row.edit_id, row.proposal_id, row.action, row.actor, row.comment, row.sentences,
+                row.original, row.decided_at))
+        return out

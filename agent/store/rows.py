@@ -3,10 +3,13 @@ plain functions of rows read by attribute, so the reader needs no SQLAlchemy."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from agent.models import (Article, Edit, EditStatus, Proposal, ProposalStatus, Revision, RevisionEntry,
-                          Source, Topic)
+                          Sentence, Source, Topic)
 
 SOURCE_FIELDS = ("id", "url", "title", "kind", "author", "published_at", "text", "content_hash",
                  "duplicate_of")
@@ -65,3 +68,23 @@ def status_of(statuses: list[EditStatus]) -> ProposalStatus:
     if statuses and all(s == EditStatus.rejected for s in statuses):
         return ProposalStatus.rejected
     return ProposalStatus.stale
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    """One editor decision on an edit (agent.store.decisions writes them)."""
+
+    edit_id: str
+    proposal_id: int
+    action: str
+    actor: str
+    comment: str
+    sentences: dict | None
+    original: dict | None
+    decided_at: datetime
+
+
+def sentence_key(sentence: Sentence) -> str:
+    """The same prose with the same citations is the same sentence, wherever it moves."""
+    basis = sentence.text + "\x00" + "\x00".join(sentence.citations)
+    return hashlib.sha256(basis.encode()).hexdigest()
