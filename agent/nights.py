@@ -16,7 +16,12 @@ import sqlalchemy as sa
 
 from agent.models import SourceStatus, utcnow
 from agent.store import Store
-from agent.store.schema import source_notes
+from agent.store.schema import source_notes, topic_sources
+
+# A note with its source's link on the topic: the link's status says whether the note holds.
+_NOTED = source_notes.join(topic_sources, sa.and_(
+    topic_sources.c.topic == source_notes.c.topic,
+    topic_sources.c.source_id == source_notes.c.source_id))
 
 RETRYABLE = (SourceStatus.undecided.value, SourceStatus.held_back.value)
 WAITING = "waiting:"  # the reason of a new source a bounded draft left for the next run
@@ -57,13 +62,9 @@ def record(store: Store, topic: str, ids: list[str], status: str, *, reason: str
 def notes(store: Store, topic: str, status: str | None = None) -> list[SourceNote]:
     """The topic's undecided and held-back sources with what decided them (oldest first):
     a note counts while its source is still in the status it records."""
-    from agent.store.schema import topic_sources
-
     # One statement: the source's link decides, and no source text is read (this runs twice
     # per refresh; it was three statements that loaded every waiting source with its text).
-    query = (sa.select(source_notes)
-             .join(topic_sources, sa.and_(topic_sources.c.topic == source_notes.c.topic,
-                                          topic_sources.c.source_id == source_notes.c.source_id))
+    query = (sa.select(source_notes).select_from(_NOTED)
              .where(source_notes.c.topic == topic, topic_sources.c.status == source_notes.c.status,
                     topic_sources.c.status.in_(RETRYABLE)))
     if status is not None:
@@ -116,11 +117,7 @@ def held_for_sections(store: Store, topic: str, section_ids: list[str]) -> dict[
 def waiting_sections(store: Store, topic: str, *, prompt_version: str, model: str) -> dict[str, list[str]]:
     """New sources a bounded draft left for a later run, with the sections today's triage
     (same prompt version and model) sent them to: drafted there without being triaged again."""
-    from agent.store.schema import topic_sources
-
-    query = (sa.select(source_notes.c.source_id, source_notes.c.section_ids)
-             .join(topic_sources, sa.and_(topic_sources.c.topic == source_notes.c.topic,
-                                          topic_sources.c.source_id == source_notes.c.source_id))
+    query = (sa.select(source_notes.c.source_id, source_notes.c.section_ids).select_from(_NOTED)
              .where(source_notes.c.topic == topic,
                     source_notes.c.status == SourceStatus.new.value,
                     topic_sources.c.status == SourceStatus.new.value,
@@ -136,8 +133,6 @@ def model_name(model) -> str:  # noqa: ANN001 - any BaseChatModel, or None
 
 def reasons(store: Store, topic: str) -> dict[str, str]:
     """Why each undecided, held-back or waiting source of the topic is so (for `sources list`)."""
-    from agent.store.schema import topic_sources
-
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(topic_sources.c.source_id, topic_sources.c.reason).where(
             topic_sources.c.topic == topic, sa.or_(

@@ -32,6 +32,14 @@ LEAD_LOCAL_FAILURES = frozenset({"invalid_output", "truncated", "refusal", "cont
 
 
 def _stale(ctx: RunContext, topic: str):
+    """The lead's staleness, or None; found once per run (load_article asks first, then the
+    lead step it routes to)."""
+    if topic not in ctx._lead_staleness:
+        ctx._lead_staleness[topic] = _find_stale(ctx, topic)
+    return ctx._lead_staleness[topic]
+
+
+def _find_stale(ctx: RunContext, topic: str):
     store = ctx.store
     history = store.revisions.history(topic)
     found = staleness(history)

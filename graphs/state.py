@@ -48,6 +48,8 @@ class RunContext:
     """Mode-specific options (rewrite: instructions, section, with_new)."""
     _articles: dict[int, Article] = field(default_factory=dict, repr=False)
     _sources: dict[str, Source] = field(default_factory=dict, repr=False)
+    _lead_staleness: dict[str, Any] = field(default_factory=dict, repr=False)
+    """graphs/lead.py: the staleness found by load_article, for the lead step to reuse."""
 
     def base_article(self, revision_id: int) -> Article:
         """The article of a revision, read from the store once per run instead of in every

@@ -1,5 +1,6 @@
 """The store read with Python's sqlite3, for the commands that only show it: `topics`, `show`,
-`history`, `review list` and `review show` start without SQLAlchemy, whose import is ~0.2 s of theirs.
+`history`, `review list` and `review show` start without SQLAlchemy, whose import is ~0.2 s
+of theirs.
 
 `open_reader()` gives a Reader for a SQLite store already at the schema's head, and the full
 Store for anything else (open_store: a new store is created, an old one migrated, a corrupt
@@ -267,7 +268,6 @@ class _Proposals(_Repo):
 class _Decisions(_Repo):
     def for_proposal(self, proposal_id: int) -> dict[str, list[DecisionRow]]:
         """As agent.store.decisions.DecisionRepo.for_proposal (`review show` reads it)."""
-    
         out: dict[str, list[DecisionRow]] = {}
         for row in self._rows("SELECT * FROM edit_decisions WHERE proposal_id = ? ORDER BY id",
                               proposal_id):
