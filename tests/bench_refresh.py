@@ -8,7 +8,13 @@ Not collected by pytest. Run: .venv/bin/python -m tests.bench_refresh
    affected sections' text, in the fake's 4-chars-a-token units, + every answer's output), their
    ratio, calls per kind, and the share of input that a provider's prompt cache could serve;
 3. 200 new sources over seven sections: the sources and tokens of the largest draft
-   (ABSORB_DRAFT_MAX_SOURCES bounds them; run with it set to 0 for the unbounded figure).
+   (ABSORB_DRAFT_MAX_SOURCES bounds them; run with it set to 0 for the unbounded figure);
+4. real web pages (`../shared/data/wice-dev.jsonl`, which no prompt or threshold was tuned on):
+   each WiCE article with three or more claims becomes a topic whose sections state its claims
+   uncited; the pages those claims cite arrive as new sources, with as many pages cited by other
+   articles' claims (off-topic); tokens against the same lower bound, per topic and in all, and
+   how much of the relevant pages' text reached the model at least once (drafts take excerpts
+   of a long page, so the bound, which reads every relevant page whole, is not a floor there).
 
 The cache share is counted by this benchmark's own fake (`PrefixCacheServer`): it sees each
 request as a provider does (the schema, then the messages in order), finds the longest prefix
@@ -37,9 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.fake_replies import task_of  # noqa: E402
 from agent.fake_server import FakeOpenAIServer  # noqa: E402
-from tests.scripted import extractive_draft, faithful_judge, triage_by_title  # noqa: E402
+from tests.scripted import (extractive_draft, faithful_judge, sources_of,  # noqa: E402
+                            triage_by_title, user_text)
 
 SEED = Path(__file__).resolve().parents[1] / "agent" / "demo" / "seed.md"
+WICE = Path(__file__).resolve().parents[2] / "shared" / "data" / "wice-dev.jsonl"
+BLOCK = re.compile(r"<<<SOURCE id=(\S+)[^\n]*>>>\n(.*?)\n<<<END SOURCE id=\1>>>", re.S)
 SIX = ["overview", "llms-as-knowledge-bases", "the-intelligence-layer",
        "training-and-compute-efficiency", "physical-infrastructure-boom", "challenges-and-trends"]
 SEED_ROUTES = {"DiLoCo": ["training-and-compute-efficiency"], "CCCL": ["training-and-compute-efficiency"],
@@ -255,6 +264,131 @@ def many_sources(count: int = 200) -> dict:
                          "still_waiting": sum(st == "new" for _, st in store.sources.for_topic("ai"))}}
 
 
+def closest_sentence_draft(request: dict) -> dict:
+    """A careful extractive drafter for raw web pages: from each source, the one line or
+    sentence that shares the most words with the section's current text, copied as it stands
+    (the scripted drafter's first "sentence" of a raw page runs its navigation lines together,
+    and no judge supports that)."""
+    text = user_text(request)
+    current = text.split("Current text of the section", 1)[-1].split("<<<SOURCE", 1)[0]
+    wanted = set(re.findall(r"[a-z0-9]{3,}", current.lower()))
+    sentences = []
+    for sid, _, body in sources_of(request):
+        pieces = [p.strip() for line in body.splitlines() for p in re.split(r"(?<=[.!?])\s+", line)]
+        pieces = [p for p in pieces if len(p.split()) >= 6 and p.endswith((".", "!", "?"))]
+        if pieces:
+            best = max(pieces, key=lambda p: len(wanted & set(re.findall(r"[a-z0-9]{3,}", p.lower()))))
+            sentences.append({"text": best, "citations": [sid]})
+    return {"paragraphs": [{"sentences": sentences}], "rationale": "added what the sources state"}
+
+
+def wice_topics(rows: list[dict], min_claims: int = 3) -> list[tuple[str, list[dict], list[dict]]]:
+    """(article, its claims, off-topic claims): WiCE articles with at least `min_claims` claims,
+    each paired with as many claims of other articles, taken in file order."""
+    by_article: dict[str, list[dict]] = {}
+    for row in rows:
+        by_article.setdefault(row["context"]["article"], []).append(row)
+    chosen = [a for a, claims in by_article.items() if len(claims) >= min_claims]
+    others = [row for row in rows if row["context"]["article"] not in chosen]
+    picked, start = [], 0
+    for article in chosen:
+        claims = by_article[article]
+        pages = sum(len(c["citations"]) for c in claims)
+        off = others[start:start + pages]
+        start += pages
+        picked.append((article, claims, off))
+    return picked
+
+
+def section_heading(raw: str) -> str:
+    """WiCE's `Production.:Casting.` as `Production: Casting`; `Abstract.` is the lead."""
+    parts = [p.strip().rstrip(".") for p in raw.split(":") if p.strip().rstrip(".")]
+    heading = ": ".join(parts) or "Overview"
+    return "Overview" if heading == "Abstract" else heading
+
+
+def real_pages(path: Path = WICE) -> dict:
+    """Refreshes of topics built from WiCE (see the module's docstring, 4)."""
+    from agent.models import Article, Section, Sentence, Source, slugify, source_id_for
+    from agent.store import open_store
+
+    if not path.exists():
+        return {"skipped": f"{path} not found"}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    fresh_home()
+    store = open_store()
+    totals = Counter()
+    per_topic = []
+    for t, (article, claims, off) in enumerate(wice_topics(rows)):
+        slug = f"wice-{t}"
+        sections: dict[str, list[Sentence]] = {}
+        routes: dict[str, list[str]] = {}
+        items: list[Source] = []
+        relevant: list[Source] = []
+        for n, claim in enumerate(claims + off):
+            on_topic = n < len(claims)
+            heading = section_heading(claim["context"]["section"])
+            if on_topic:
+                sections.setdefault(heading, []).append(Sentence(text=claim["claim"], citations=[]))
+            for key in claim["citations"]:
+                page = claim["sources"][key]
+                tag = f"[w{t}-{n}-{key}]"
+                source = Source(id=source_id_for(None, page["text"] + tag), title=f"{page['title']} {tag}",
+                                text=page["text"], content_hash=source_id_for(None, page["text"] + tag))
+                items.append(source)
+                if on_topic:
+                    routes[tag] = [slugify(heading)]
+                    relevant.append(source)
+        store.topics.create(slug, article, scope=f"{article}: the Wikipedia article's subject.")
+        built = Article(title=article, summary=f"{article}.", sections=[
+            Section(id=slugify(h), heading=h, paragraphs=[sentences]) for h, sentences in sections.items()])
+        store.revisions.commit(slug, built, base_revision_id=None, actor="bench")
+        store.sources.add_to_topic(slug, items)
+        # Routes are the ground truth: a page goes to the section whose claim cites it.
+        with PrefixCacheServer() as server:
+            server.on_task("triage", triage_by_title(routes))
+            server.on_task("draft_section", closest_sentence_draft)
+            server.on_task("revise_section", closest_sentence_draft)
+            server.on_task("judge", faithful_judge)
+            result, _ = run_refresh(store, slug, server)
+            responses, requests = list(server.responses), list(server.requests)
+        sent = sum(r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"] for r in responses)
+        output = sum(r["usage"]["completion_tokens"] for r in responses)
+        affected = {sid for ids in routes.values() for sid in ids}
+        lower = (sum(len(s.text) for s in relevant)
+                 + sum(len(built.section(sid).text()) for sid in affected)) // 4 + output
+        for request, response in zip(requests, responses):
+            totals[f"in:{task_of(request)}"] += response["usage"]["prompt_tokens"]
+            totals[f"out:{task_of(request)}"] += response["usage"]["completion_tokens"]
+        longest: dict[str, int] = {}
+        for request in requests:
+            for message in request.get("messages", []):
+                for sid, body in BLOCK.findall(message.get("content") or ""):
+                    longest[sid] = max(longest.get(sid, 0), len(body))
+        shown = sum(min(longest.get(s.id, 0), len(s.text)) for s in relevant)
+        # The same bound, reading of each relevant page only as much as some call showed.
+        lower_shown = lower - (sum(len(s.text) for s in relevant) - shown) // 4
+        totals.update(sent=sent, lower=lower, lower_shown=lower_shown, shown=shown,
+                      relevant_chars=sum(len(s.text) for s in relevant),
+                      calls=len(responses), new=len(items), relevant=len(relevant))
+        per_topic.append({"topic": article, "sections": len(sections), "new_sources": len(items),
+                          "relevant": len(relevant), "calls": len(responses),
+                          "calls_per_kind": dict(sorted(Counter(task_of(r) for r in requests).items())),
+                          "tokens_sent": sent,
+                          "lower_bound": lower, "ratio": round(sent / lower, 2),
+                          "status": result.run.status})
+    store.close()
+    return {"topics": len(per_topic), "new_sources": totals["new"], "relevant": totals["relevant"],
+            "calls": totals["calls"], "tokens_sent": totals["sent"], "lower_bound": totals["lower"],
+            "ratio": round(totals["sent"] / max(1, totals["lower"]), 2),
+            "ratio_range": [min(p["ratio"] for p in per_topic), max(p["ratio"] for p in per_topic)],
+            "tokens_per_kind": {key: value for key, value in sorted(totals.items()) if ":" in key},
+            "relevant_text_shown_share": round(totals["shown"] / max(1, totals["relevant_chars"]), 3),
+            "lower_bound_of_text_shown": totals["lower_shown"],
+            "ratio_to_text_shown": round(totals["sent"] / max(1, totals["lower_shown"]), 2),
+            "per_topic": per_topic}
+
+
 def machine() -> str:
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
@@ -271,5 +405,6 @@ if __name__ == "__main__":
               "seed": seed_refresh("seed, faithful drafts"),
               "seed_failing_drafts": seed_refresh("seed, drafts fail the checks once", failing_drafts=True),
               "forty_sections": seed_refresh("40-section article built from the seed", sections=FORTY),
-              "two_hundred_sources": many_sources()}
+              "two_hundred_sources": many_sources(),
+              "real_pages": real_pages()}
     print(json.dumps(report, indent=2))
