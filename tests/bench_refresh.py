@@ -7,6 +7,8 @@ Not collected by pytest. Run: .venv/bin/python -m tests.bench_refresh
    seed. Each prints tokens sent, the lower bound (the new relevant sources' text + the
    affected sections' text, in the fake's 4-chars-a-token units, + every answer's output), their
    ratio, calls per kind, and the share of input that a provider's prompt cache could serve;
+   also the ratio the same run would reach if every system message (instructions, scope,
+   outline) cost nothing, which is as far as prompt layout alone can take it;
 3. 200 new sources over seven sections: the sources and tokens of the largest draft
    (ABSORB_DRAFT_MAX_SOURCES bounds them; run with it set to 0 for the unbounded figure);
 4. real web pages (`../shared/data/wice-dev.jsonl`, which no prompt or threshold was tuned on):
@@ -41,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.fake_replies import task_of  # noqa: E402
+from agent.fake_replies import estimate_tokens, task_of  # noqa: E402
 from agent.fake_server import FakeOpenAIServer  # noqa: E402
 from tests.scripted import (extractive_draft, faithful_judge, sources_of,  # noqa: E402
                             triage_by_title, user_text)
@@ -187,8 +189,13 @@ def seed_refresh(name: str, *, sections: int | None = None, failing_drafts: bool
         result, wall = run_refresh(store, "ai", server)
         responses = list(server.responses)
         rows = list(server.rows)
+        requests = list(server.requests)
     sent = sum(r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"] for r in responses)
     output = sum(r["usage"]["completion_tokens"] for r in responses)
+    # What the run would send if every system message (instructions, scope, outline) cost
+    # nothing: the per-call parts and the answers, counted as the fake counts prompts.
+    per_call = sum(estimate_tokens(json.dumps([m for m in r["messages"] if m.get("role") != "system"]))
+                   for r in requests)
     # The floor: read each relevant new source once, each affected section once, write the answers.
     relevant = [s for s, _ in store.sources.for_topic("ai")
                 if any(key.lower() in s.title.lower() for key in routes)]
@@ -204,6 +211,7 @@ def seed_refresh(name: str, *, sections: int | None = None, failing_drafts: bool
     return {
         "scenario": name, "sections": len(article.sections), "edits": len(proposal.edits) if proposal else 0,
         "tokens_sent": sent, "lower_bound": lower, "ratio": round(sent / lower, 2),
+        "ratio_if_instructions_were_free": round((per_call + output) / lower, 2),
         "input_tokens_with_schema": input_tokens,
         "cacheable_input_share": round(sum(r["cacheable"] for r in rows) / max(1, input_tokens), 3),
         "cacheable_share_per_kind": {t: round(sum(r["cacheable"] for r in rows if r["task"] == t)
