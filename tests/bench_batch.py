@@ -18,6 +18,10 @@ Not collected by pytest; run it:
     .venv/bin/python -m tests.bench_batch --topics 100 --delay 0 --profile /tmp/batch.prof
     .venv/bin/python -m tests.bench_batch --structure    # statements, transactions and
                                                          # checkpoints per topic (countable)
+
+The matrix also prints `tests.bench_stack`: the same six calls a topic on the bare stack
+(ChatOpenAI structured calls, then in a LangGraph graph, then with its SQLite checkpointer),
+so absorb's own share of the CPU per call is the difference.
 """
 
 from __future__ import annotations
@@ -298,6 +302,11 @@ def matrix(args: argparse.Namespace) -> None:
               f"{(cpu - startup) / calls * 1000:.1f} ms per call without its start-up; "
               f"{calls / result['wall']:.1f} calls/s, wall {result['wall']:.1f}s, "
               f"peak RSS {result['rss_mib']:.0f} MiB")
+    # The same shape on the bare stack (no store, no gate, no prompts): what absorb adds on top.
+    bare = subprocess.run([sys.executable, "-m", "tests.bench_stack"], capture_output=True,
+                          text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    for line in bare.stdout.splitlines()[1:]:
+        print(f"bench_stack, {line}")
     # Memory at the same number of topics in flight, so that only the topics run so far differ.
     memory = {topics: run_batch(topics, args.sources, 10, 0.0, args.database_url, verbose=False)
               for topics in (10, 100, 200)}
