@@ -49,6 +49,16 @@ def test_money_range_expands_to_both_ends() -> None:
     assert values == [650e9, 750e9]
 
 
+def test_a_month_inside_a_lowercase_word_is_no_date() -> None:
+    # "Tamar 2020" once read as March 2020 ("mar" inside the name), "Bejan 5" as 5 January;
+    # a capitalised month glued to the word before it, as web extractions leave it, still is.
+    assert [q.date for q in extract_quantities("Tamar 2020 and Bejan 5 were filed.")] == [None, None]
+    assert [q.date for q in extract_quantities("mid-June 2020, on Jan 5")] == [
+        (2020, 6, None), None, (None, 1, 5)]
+    assert [q.date for q in extract_quantities("County RegisterAugust 25, 2016; 2018June 12")][::2] == [
+        (2016, 8, 25), (None, 6, 12)]
+
+
 def test_names_with_digits_are_entities_not_numbers() -> None:
     assert extract_quantities("FP4 and GPT-4 run on A100s") == ()
     assert {"FP4", "GPT-4", "A100s"} <= set(extract_entities("It uses FP4 and GPT-4 run on A100s."))

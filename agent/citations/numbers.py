@@ -63,11 +63,16 @@ MONTHS = {
 }
 
 _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
-_DATE_MDY = re.compile(_MONTH + r"\s+(?:(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+)?(?P<year>\d{4})\b", re.I)
+# A month starts a word or is capitalised: web extractions glue words ("RegisterAugust 25,
+# 2016", "2018June 12"), but "Tamar 2020" holds no date. The lookahead on the names' first
+# letters spares the engine trying every name at every other place (~2x faster a paragraph).
+_MONTH_START = (r"(?:\b|(?-i:(?=[A-Z])))(?=[" + "".join(sorted({m[0] for m in MONTHS})) + "])")
+_DATE_MDY = re.compile(_MONTH_START + _MONTH + r"\s+(?:(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+)?(?P<year>\d{4})\b",
+                       re.I)
 _DATE_DMY = re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+(?P<year>\d{4})\b", re.I)
 _DATE_ISO = re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b")
 # A day is not the hour of a time ("18 October 15:30" is the 18th, not the 15th).
-_DATE_MD = re.compile(_MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?\b(?![:.]\d)", re.I)
+_DATE_MD = re.compile(_MONTH_START + _MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?\b(?![:.]\d)", re.I)
 _DATE_DM = re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH, re.I)
 # A month named alone, capitalised and spelled out ("in November"); "May" is too ambiguous.
 _DATE_M = re.compile(r"\b(?P<month>January|February|March|April|June|July|August|September|"
