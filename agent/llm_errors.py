@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -53,6 +55,30 @@ _HINTS = {
 }
 
 
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+
+
+def endpoint() -> str:
+    """Where model calls go (OPENAI_BASE_URL, or OpenAI's own), without the credentials,
+    query or fragment an address may carry: safe to print."""
+    raw = (os.environ.get("OPENAI_BASE_URL") or "").strip() or OPENAI_DEFAULT_URL
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is no number: the address as far as it parses
+        return "OPENAI_BASE_URL (unparsable)"
+    if not parts.scheme or not host:
+        return "OPENAI_BASE_URL (unparsable)"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _hint(category: str) -> str | None:
+    if category == "connection":
+        return f"is a model server answering at {endpoint()}? check OPENAI_BASE_URL"
+    return _HINTS.get(category)
+
+
 class LLMError(Exception):
     """A model call that failed; `category` says how, `str()` is one line for the CLI."""
 
@@ -71,7 +97,7 @@ class LLMError(Exception):
         self.retry_after = retry_after
         self.answer_text = scrub(answer_text)
         self.attempts = 1
-        self.hint: str | None = _HINTS.get(category)
+        self.hint: str | None = _hint(category)
 
     def __reduce__(self) -> tuple:
         # Exceptions pickle as cls(*args); ours need their category back, for checkpoints

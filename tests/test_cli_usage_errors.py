@@ -168,3 +168,18 @@ def test_every_command_names_its_arguments_the_same_way():
     assert len(topics) >= 12
     assert all(h for _, _, h in topics), topics
     assert all(m and m.isupper() for _, m, _ in seen), seen
+
+
+def test_an_unreachable_model_server_is_named_without_its_credentials(shell):
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert shell(f"absorb sources import agent/demo/seed.md --topic {TOPIC}").code == 0
+    ran = shell(f"absorb refresh {TOPIC}", OPENAI_BASE_URL=f"http://bob:s3cret@127.0.0.1:{port}/v1?key=k9x",
+                OPENAI_API_KEY="sk-test-unused", ABSORB_RETRY_INITIAL_DELAY="0")
+    assert ran.code == 3, ran
+    last = _one_error_line(ran.err)[-1]
+    assert "[connection]" in last and f"answering at http://127.0.0.1:{port}/v1?" in last, ran
+    assert "check OPENAI_BASE_URL" in last, ran
+    for secret in ("s3cret", "bob", "k9x"):
+        assert secret not in ran.output, ran

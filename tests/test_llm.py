@@ -432,3 +432,20 @@ async def test_messages_skip_the_sdk_transform_but_the_request_body_is_the_same_
     sent, reference = server.requests[-2:]
     assert json.dumps(sent) == json.dumps(reference)
     assert sent["messages"][1] == {"content": "The sky is blue.", "role": "user"}
+
+
+@pytest.mark.parametrize(("base_url", "shown"), [
+    ("", "https://api.openai.com/v1"),
+    ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1"),
+    ("https://user:pw@llm.example.org/v1?api-key=k#frag", "https://llm.example.org/v1"),
+    ("http://host:notaport/v1", "OPENAI_BASE_URL (unparsable)"),
+    ("not a url", "OPENAI_BASE_URL (unparsable)"),
+])
+def test_a_connection_error_names_the_endpoint_without_credentials(monkeypatch, base_url, shown):
+    from agent.llm_errors import LLMError
+
+    monkeypatch.setenv("OPENAI_BASE_URL", base_url)
+    text = str(LLMError("connection", "Connection error.", node="triage"))
+    assert text == (f"triage: model call failed [connection]: Connection error. "
+                    f"(is a model server answering at {shown}? check OPENAI_BASE_URL)")
+    assert "pw" not in text and "api-key" not in text
