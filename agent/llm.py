@@ -207,8 +207,17 @@ class _StructuredCall:
         }
 
     def _log_retry(self, state: RetryCallState) -> None:
+        # "draft (overview): attempt 1 failed [rate_limit], retrying in 2.1 s: ..." (the call,
+        # its section, how long the pause is), not the error's own "draft: model call failed".
         error = state.outcome.exception() if state.outcome else None
-        log.warning("retrying %s (attempt %d): %s", self.node, state.attempt_number, error)
+        pause = state.next_action.sleep if state.next_action else 0.0
+        where = f"{self.node} ({self.section})" if self.section else str(self.node)
+        if isinstance(error, LLMError):
+            hint = f" ({error.hint})" if error.hint else ""
+            why = f"[{error.category}], retrying in {pause:.1f} s: {error.detail}{hint}"
+        else:
+            why = f"retrying in {pause:.1f} s: {error}"
+        log.warning("%s: attempt %d failed %s", where, state.attempt_number, why)
 
     async def attempt_async(self, runnable: Runnable, conversation: list[BaseMessage]) -> BaseModel:
         self._before_attempt(conversation)

@@ -118,6 +118,17 @@ async def test_a_rate_limit_once_is_retried_then_succeeds(server):
     assert server.request_count == 2
 
 
+async def test_a_retry_says_which_call_failed_how_and_how_long_it_waits(server, caplog):
+    server.script(Fault.rate_limit(), {"text": "ok"})
+    model = build_chat_model("draft")
+    with caplog.at_level("WARNING", logger="agent.llm"):
+        await call_structured(model, Summary, messages(), node="draft", section="overview")
+    lines = [r.getMessage() for r in caplog.records if "attempt" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("draft (overview): attempt 1 failed [rate_limit], retrying in 0.0"), lines
+    assert "model call failed" not in lines[0] and "\n" not in lines[0]
+
+
 @pytest.mark.parametrize(("fault", "category"), [
     (Fault.insufficient_quota(), "quota"),
     (Fault.bad_request(), "bad_request"),
