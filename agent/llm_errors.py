@@ -66,7 +66,7 @@ def endpoint() -> str:
         parts = urlsplit(raw)
         host = parts.hostname or ""
         port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # a port that is no number: the address as far as it parses
+    except ValueError:  # a port that is no number
         return "OPENAI_BASE_URL (unparsable)"
     if not parts.scheme or not host:
         return "OPENAI_BASE_URL (unparsable)"
