@@ -213,8 +213,7 @@ class _StructuredCall:
         pause = state.next_action.sleep if state.next_action else 0.0
         where = f"{self.node} ({self.section})" if self.section else str(self.node)
         if isinstance(error, LLMError):
-            hint = f" ({error.hint})" if error.hint else ""
-            why = f"[{error.category}], retrying in {pause:.1f} s: {error.detail}{hint}"
+            why = f"[{error.category}], retrying in {pause:.1f} s: {error.explained}"
         else:
             why = f"retrying in {pause:.1f} s: {error}"
         log.warning("%s: attempt %d failed %s", where, state.attempt_number, why)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from urllib.parse import urlsplit
 
 import httpx
@@ -59,9 +58,11 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
 
 def endpoint() -> str:
-    """Where model calls go (OPENAI_BASE_URL, or OpenAI's own), without the credentials,
-    query or fragment an address may carry: safe to print."""
-    raw = (os.environ.get("OPENAI_BASE_URL") or "").strip() or OPENAI_DEFAULT_URL
+    """Where model calls go (the settings' OPENAI_BASE_URL, or OpenAI's own), without the
+    credentials, query or fragment an address may carry: safe to print."""
+    from agent.settings import get_settings  # read where every other setting is read
+
+    raw = get_settings().openai_base_url or OPENAI_DEFAULT_URL
     try:
         parts = urlsplit(raw)
         host = parts.hostname or ""
@@ -108,12 +109,16 @@ class LLMError(Exception):
     def transient(self) -> bool:
         return self.category in TRANSIENT
 
+    @property
+    def explained(self) -> str:
+        """The detail (at most 240 characters) and the hint, as every message shows them."""
+        detail = self.detail if len(self.detail) <= 240 else self.detail[:237] + "..."
+        return f"{detail} ({self.hint})" if self.hint else detail
+
     def __str__(self) -> str:
         where = f"{self.node}: " if self.node else ""
-        detail = self.detail if len(self.detail) <= 240 else self.detail[:237] + "..."
-        hint = f" ({self.hint})" if self.hint else ""
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
-        return f"{where}model call failed [{self.category}]{tries}: {detail}{hint}"
+        return f"{where}model call failed [{self.category}]{tries}: {self.explained}"
 
 
 class LLMNotConfigured(LLMError):

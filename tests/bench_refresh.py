@@ -50,7 +50,6 @@ from tests.scripted import (extractive_draft, faithful_judge, sources_of,  # noq
 
 SEED = Path(__file__).resolve().parents[1] / "agent" / "demo" / "seed.md"
 WICE = Path(__file__).resolve().parents[2] / "shared" / "data" / "wice-dev.jsonl"
-BLOCK = re.compile(r"<<<SOURCE id=(\S+)[^\n]*>>>\n(.*?)\n<<<END SOURCE id=\1>>>", re.S)
 SIX = ["overview", "llms-as-knowledge-bases", "the-intelligence-layer",
        "training-and-compute-efficiency", "physical-infrastructure-boom", "challenges-and-trends"]
 SEED_ROUTES = {"DiLoCo": ["training-and-compute-efficiency"], "CCCL": ["training-and-compute-efficiency"],
@@ -109,6 +108,12 @@ def fresh_home() -> None:
     os.environ["ABSORB_HOME"] = tempfile.mkdtemp(prefix="absorb-bench-")
     for name in ("ABSORB_DATABASE_URL",):
         os.environ.pop(name, None)
+
+
+def spent(responses: list[dict]) -> tuple[int, int]:
+    """(tokens sent, input and output, of the answered calls; their output alone)."""
+    output = sum(r["usage"]["completion_tokens"] for r in responses)
+    return sum(r["usage"]["prompt_tokens"] for r in responses) + output, output
 
 
 def run_refresh(store, topic: str, server: FakeOpenAIServer):
@@ -190,8 +195,7 @@ def seed_refresh(name: str, *, sections: int | None = None, failing_drafts: bool
         responses = list(server.responses)
         rows = list(server.rows)
         requests = list(server.requests)
-    sent = sum(r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"] for r in responses)
-    output = sum(r["usage"]["completion_tokens"] for r in responses)
+    sent, output = spent(responses)
     # What the run would send if every system message (instructions, scope, outline) cost
     # nothing: the per-call parts and the answers, counted as the fake counts prompts.
     per_call = sum(estimate_tokens(json.dumps([m for m in r["messages"] if m.get("role") != "system"]))
@@ -277,15 +281,16 @@ def closest_sentence_draft(request: dict) -> dict:
     sentence that shares the most words with the section's current text, copied as it stands
     (the scripted drafter's first "sentence" of a raw page runs its navigation lines together,
     and no judge supports that)."""
+    from agent.citations.text import content_token_set, split_sentences
+
     text = user_text(request)
-    current = text.split("Current text of the section", 1)[-1].split("<<<SOURCE", 1)[0]
-    wanted = set(re.findall(r"[a-z0-9]{3,}", current.lower()))
+    wanted = content_token_set(text.split("Current text of the section", 1)[-1].split("<<<SOURCE", 1)[0])
     sentences = []
     for sid, _, body in sources_of(request):
-        pieces = [p.strip() for line in body.splitlines() for p in re.split(r"(?<=[.!?])\s+", line)]
+        pieces = [body[start:end] for start, end in split_sentences(body)]
         pieces = [p for p in pieces if len(p.split()) >= 6 and p.endswith((".", "!", "?"))]
         if pieces:
-            best = max(pieces, key=lambda p: len(wanted & set(re.findall(r"[a-z0-9]{3,}", p.lower()))))
+            best = max(pieces, key=lambda p: len(wanted & content_token_set(p)))
             sentences.append({"text": best, "citations": [sid]})
     return {"paragraphs": [{"sentences": sentences}], "rationale": "added what the sources state"}
 
@@ -360,8 +365,7 @@ def real_pages(path: Path = WICE) -> dict:
             server.on_task("judge", faithful_judge)
             result, _ = run_refresh(store, slug, server)
             responses, requests = list(server.responses), list(server.requests)
-        sent = sum(r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"] for r in responses)
-        output = sum(r["usage"]["completion_tokens"] for r in responses)
+        sent, output = spent(responses)
         affected = {sid for ids in routes.values() for sid in ids}
         lower = (sum(len(s.text) for s in relevant)
                  + sum(len(built.section(sid).text()) for sid in affected)) // 4 + output
@@ -370,9 +374,8 @@ def real_pages(path: Path = WICE) -> dict:
             totals[f"out:{task_of(request)}"] += response["usage"]["completion_tokens"]
         longest: dict[str, int] = {}
         for request in requests:
-            for message in request.get("messages", []):
-                for sid, body in BLOCK.findall(message.get("content") or ""):
-                    longest[sid] = max(longest.get(sid, 0), len(body))
+            for sid, _, body in sources_of(request):
+                longest[sid] = max(longest.get(sid, 0), len(body))
         shown = sum(min(longest.get(s.id, 0), len(s.text)) for s in relevant)
         # The same bound, reading of each relevant page only as much as some call showed.
         lower_shown = lower - (sum(len(s.text) for s in relevant) - shown) // 4
