@@ -26,9 +26,9 @@ and code inserts those article sentences verbatim, checked as extract drafting c
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, Field, WithJsonSchema, create_model
@@ -40,6 +40,10 @@ from agent.markdown import split_sentences
 from agent.models import (Article, DroppedSentence, Edit, Proposal, Revision, Sentence, Verdict,
                           VerdictLabel, is_source_id)
 from agent.prompting import delimit_source, load_prompt
+from agent.store.rows import lead_key
+
+if TYPE_CHECKING:
+    from agent.store import Store
 
 LEAD_ID = "_lead"  # slugify() never makes a leading underscore: no section can have this id
 LEAD_HEADING = "Lead"
@@ -120,6 +124,37 @@ def lead_basis(history: list[Revision]) -> Revision:
     return basis
 
 
+def article_lead_key(article: Article) -> str:
+    """agent.store.rows.lead_key of an article already parsed."""
+    return lead_key({"lead": [s.model_dump(mode="json") for s in article.lead],
+                     "summary": article.summary})
+
+
+def stored_lead_basis(store: Store, topic: str,
+                      current: Revision | None = None) -> tuple[Revision, Revision] | None:
+    """(basis, current) as `lead_basis` finds them over the topic's whole history, from the
+    store's lead keys: the revisions in between are not read. `current`: the topic's current
+    revision, when the caller has read it. None for a topic without one."""
+    current = current or store.revisions.current(topic)
+    if current is None:
+        return None
+    lead, keys, below = lead_sentences(current.article), [article_lead_key(current.article)], current.number
+    while True:
+        other = store.revisions.newest_with_other_lead(topic, keys, below)
+        if other is None:
+            number = 1
+            break
+        if lead_sentences(other.article) != lead:
+            number = other.number + 1
+            break
+        # Another key, the same lead (a plain summary later written as sentences): its key
+        # joins the lead's, so each such form costs one read, not one per revision.
+        keys.append(article_lead_key(other.article))
+        below = other.number
+    basis = current if number == current.number else store.revisions.by_number(topic, number)
+    return basis, current
+
+
 def figures(text: str) -> list:
     """The quantities of `text` written in digits that state an amount: not dates or years."""
     return [q for q in extract_quantities(text) if not q.spelled and q.date is None
@@ -161,8 +196,11 @@ def staleness(history: list[Revision]) -> Staleness | None:
     """Whether the sections changed since the lead was last written in a way it should follow."""
     if not history:
         return None
-    current = history[-1]
-    basis = lead_basis(history)
+    return staleness_between(lead_basis(history), history[-1])
+
+
+def staleness_between(basis: Revision, current: Revision) -> Staleness | None:
+    """`staleness` once the revision that last wrote the lead (`basis`) is known."""
     if basis.id == current.id:
         return None
     before = article_sentences(basis.article)
@@ -178,15 +216,10 @@ def staleness(history: list[Revision]) -> Staleness | None:
     return found
 
 
-def considered(proposals: list[Proposal], revisions: Mapping[int, Revision], current: Revision) -> bool:
-    """A lead edit was already proposed for sections that read as the current ones."""
-    for proposal in proposals:
-        if not any(is_lead(e) for e in proposal.edits) or proposal.base_revision_id is None:
-            continue
-        base = revisions.get(proposal.base_revision_id)
-        if base is not None and base.article.sections == current.article.sections:
-            return True
-    return False
+def considered(bases: Iterable[Revision], current: Revision) -> bool:
+    """A lead edit was already proposed (on one of `bases`, the base revisions of the topic's
+    proposals with a lead edit) for sections that read as the current ones."""
+    return any(base.article.sections == current.article.sections for base in bases)
 
 
 # -- what the model sees and answers --------------------------------------------------------

@@ -56,8 +56,9 @@ def load_article(state: RefreshState, runtime: Runtime[RunContext]) -> dict:
     expire(store, state["topic"], triage=triage_version(runtime.context),
            draft=draft_version(runtime.context))
     fresh = store.sources.for_topic(state["topic"], status=SourceStatus.new.value)
+    runtime.context.keep_article(current)
     return {"base_revision_id": current.id, "source_ids": [s.id for s, _ in fresh],
-            "lead_stale": lead_is_stale(runtime.context, state["topic"])}
+            "lead_stale": lead_is_stale(runtime.context, state["topic"], current)}
 
 
 def route_after_load(state: RefreshState) -> str:

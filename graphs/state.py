@@ -15,7 +15,7 @@ from langchain_core.language_models import BaseChatModel
 
 from agent.citations import CitationGate
 from agent.llm_usage import CallRecorder, TokenBudget
-from agent.models import Article, Source
+from agent.models import Article, Revision, Source
 from agent.settings import Settings
 from agent.store import Store
 
@@ -60,6 +60,11 @@ class RunContext:
         if article is None:
             article = self._articles[revision_id] = self.store.revisions.get(revision_id).article
         return article
+
+    def keep_article(self, revision: Revision) -> None:
+        """A revision a node read anyway (load_article, the current one): later nodes of the
+        run take its article from here."""
+        self._articles.setdefault(revision.id, revision.article)
 
     def sources(self, ids: Iterable[str]) -> dict[str, Source]:
         """`store.sources.get_many(ids)`, each source read once per run: a section's sources

@@ -86,8 +86,11 @@ def script_server(server) -> None:
     server.on_task("judge", faithful_judge)
 
 
-def seed(store, topics: int, sources: int) -> None:
+def seed(store, topics: int, sources: int, revisions: int = 1) -> None:
+    """`revisions`: each topic's history, as after that many nights of merges (the last
+    section gains a sentence each time; the lead stays as imported)."""
     from agent.models import Article, Section, Sentence, Source, source_id_for, slugify
+    from agent.store.articles import commit_revision
 
     for t in range(topics):
         slug, title = f"topic-{t:03d}", f"Company {t:03d}"
@@ -96,8 +99,13 @@ def seed(store, topics: int, sources: int) -> None:
             text=f"{name} at {title} has grown steadily since {2010 + i}.", citations=[]),
             Sentence(text=f"Its {name.lower()} plans are reviewed every year.", citations=[])]])
             for i, name in enumerate(SECTION_NAMES)]
-        store.revisions.commit(slug, Article(title=title, summary=f"{title}.", sections=sections),
-                               base_revision_id=None, actor="import")
+        article = Article(title=title, summary=f"{title}.", sections=sections)
+        base = store.revisions.commit(slug, article, base_revision_id=None, actor="import").id
+        with store.engine.begin() as conn:  # one transaction: thousands of revisions seed fast
+            for night in range(1, revisions):
+                article.sections[-1].paragraphs[0].append(Sentence(
+                    text=f"On night {night} the {SECTION_NAMES[-1].lower()} notes grew.", citations=[]))
+                base = commit_revision(conn, slug, article, base_revision_id=base, actor="run:0")
         items = []
         for n in range(sources):
             name = SECTION_NAMES[n % len(SECTION_NAMES)]
@@ -119,7 +127,7 @@ def model_rounds(store) -> dict[int, int]:
 
 def run_batch(topics: int, sources: int, concurrency: int, delay: float,
               database_url: str | None = None, profile: str | None = None,
-              verbose: bool = True) -> dict:
+              verbose: bool = True, revisions: int = 1) -> dict:
     """Seed a fresh store, run `absorb refresh --all` on it in a child process against the
     fake endpoint, and measure the child (CPU from its rusage: absorb's own, not the fake's)."""
     from agent.fake_server import FakeOpenAIServer, task_of
@@ -129,9 +137,9 @@ def run_batch(topics: int, sources: int, concurrency: int, delay: float,
     url = database_url or f"sqlite:///{home / 'absorb.db'}"
     store = open_store(url)
     started = time.perf_counter()
-    seed(store, topics, sources)
+    seed(store, topics, sources, revisions)
     if verbose:
-        print(f"seeded {topics} topics x {sources} sources in "
+        print(f"seeded {topics} topics x {sources} sources ({revisions} revisions each) in "
               f"{time.perf_counter() - started:.1f}s ({store.engine.dialect.name})")
     with FakeOpenAIServer(delay=delay) as server:
         script_server(server)
@@ -328,6 +336,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--profile", default=None, metavar="FILE",
                         help="run the batch under cProfile (CPU time), stats written to FILE")
+    parser.add_argument("--revisions", type=int, default=1,
+                        help="revisions of each topic's article before the run (nights of merges)")
     parser.add_argument("--structure", action="store_true",
                         help="only the countable cost of one topic: SQL statements, "
                              "transactions, checkpoints (seconds; the matrix prints it too)")
@@ -342,7 +352,7 @@ def main() -> None:
     topics = args.topics or 100
     print(f"machine: {machine()}")
     result = run_batch(topics, args.sources, args.concurrency, args.delay, args.database_url,
-                       args.profile)
+                       args.profile, revisions=args.revisions)
     print_run(result, args.concurrency, args.delay)
 
 

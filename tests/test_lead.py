@@ -94,6 +94,30 @@ def test_next_refresh_proposes_a_lead_edit_that_passed_the_gate(world):
     assert "proposal" not in ran.err and _lead_calls(server) == calls + 1
 
 
+def test_a_store_from_before_lead_keys_follows_its_lead_too(world, tmp_path):
+    """A store written before migration 0005 (no lead keys): the first command migrates it,
+    and `absorb refresh` finds the stale lead as before."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from agent.store.db import _alembic_config, make_engine
+
+    shell, server = world
+    engine = make_engine(f"sqlite:///{tmp_path / 'home' / 'absorb.db'}")
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004_merge")
+    calls = _lead_calls(server)
+    ran = _ok(shell(f"absorb refresh {TOPIC}"))  # default flags
+    assert "proposal 2 waiting" in ran.err and _lead_calls(server) == calls + 1
+    assert _lead_edit(shell, 2)["sentences"][0]["label"] == "supported"
+    with engine.connect() as conn:
+        keys = conn.execute(sa.text("SELECT number, lead_sha FROM revisions ORDER BY number")).all()
+    engine.dispose()
+    assert [n for n, _ in keys] == [1, 2] and all(k and len(k) == 64 for _, k in keys)
+
+
 def unruly_lead(request: dict) -> dict:
     """A lead model that misbehaves three ways and gets one sentence right."""
     text = user_text(request)

@@ -22,7 +22,7 @@ def _article(text: str) -> Article:
 
 
 def test_migrations_reach_head_and_match_schema(store):
-    assert current_revisions(store.engine) == head_revisions() == {"0004_merge"}
+    assert current_revisions(store.engine) == head_revisions() == {"0005_lead_key"}
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from agent.models import Article, Revision, RevisionEntry, Topic, utcnow
 from agent.store.errors import ConflictError, NotFound, UnknownTopic
-from agent.store.rows import ENTRY_FIELDS, entry_of
+from agent.store.rows import ENTRY_FIELDS, entry_of, lead_key
 from agent.store.rows import revision_of as _revision
 from agent.store.rows import topic_of as _topic
 from agent.store.schema import applied_edits, citation_numbers, page_strips, revisions, topics
@@ -16,6 +16,12 @@ from agent.store.schema import applied_edits, citation_numbers, page_strips, rev
 # cost SQLAlchemy more CPU than running it).
 _TOPIC = sa.select(topics).where(topics.c.slug == sa.bindparam("b_slug"))
 _REVISION = sa.select(revisions).where(revisions.c.id == sa.bindparam("b_id"))
+_OTHER_LEAD = (sa.select(revisions.c.number)
+               .where(revisions.c.topic == sa.bindparam("b_topic"),
+                      revisions.c.number < sa.bindparam("b_below"),
+                      sa.or_(revisions.c.lead_sha.is_(None),
+                             revisions.c.lead_sha.not_in(sa.bindparam("b_keys", expanding=True))))
+               .order_by(revisions.c.number.desc()).limit(1))
 
 
 class TopicRepo:
@@ -86,6 +92,14 @@ class RevisionRepo:
     def current(self, topic: str) -> Revision | None:
         current_id = TopicRepo(self.engine).get(topic).current_revision_id
         return None if current_id is None else self.get(current_id)
+
+    def newest_with_other_lead(self, topic: str, keys: list[str], below: int) -> Revision | None:
+        """The newest revision numbered below `below` whose lead key (agent.store.rows.lead_key)
+        is none of `keys`, or None: read from the index, without parsing the revisions between."""
+        with self.engine.connect() as conn:
+            number = conn.execute(_OTHER_LEAD, {"b_topic": topic, "b_keys": keys,
+                                                "b_below": below}).scalar()
+        return None if number is None else self.by_number(topic, number)
 
     def history(self, topic: str) -> list[Revision]:
         TopicRepo(self.engine).get(topic)
@@ -161,10 +175,11 @@ def commit_revision(conn: sa.Connection, topic: str, article: Article, *,
     if base_revision_id is not None:
         number = conn.execute(sa.select(revisions.c.number)
                               .where(revisions.c.id == base_revision_id)).scalar_one() + 1
+    stored = article.model_dump(mode="json")
     new_id = conn.execute(sa.insert(revisions).values(
         topic=topic, number=number, parent_id=base_revision_id,
-        article=article.model_dump(mode="json"), actor=actor, comment=comment,
-        sha256=article.content_sha256(), created_at=utcnow(),
+        article=stored, actor=actor, comment=comment,
+        sha256=article.content_sha256(), created_at=utcnow(), lead_sha=lead_key(stored),
     ).returning(revisions.c.id)).scalar_one()
     pointer = topics.c.current_revision_id
     moved = conn.execute(sa.update(topics).where(

@@ -135,6 +135,17 @@ class ProposalRepo:
         self._repair(unrecorded)
         return found
 
+    def bases_with_section(self, topic: str, section_id: str) -> list[int]:
+        """The base revisions of the topic's proposals that hold an edit of `section_id` (the
+        lead step asks for its own: a topic's every proposal is not read for that)."""
+        query = (sa.select(proposals.c.base_revision_id).distinct()
+                 .join(edits, edits.c.proposal_id == proposals.c.id)
+                 .where(proposals.c.topic == topic, edits.c.section_id == section_id,
+                        proposals.c.base_revision_id.is_not(None))
+                 .order_by(proposals.c.base_revision_id))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
     def list(self, *, status: str | None = None, topic: str | None = None) -> list[Proposal]:
         query = sa.select(proposals).order_by(proposals.c.id)
         if status:

@@ -4,6 +4,7 @@ plain functions of rows read by attribute, so the reader needs no SQLAlchemy."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,21 @@ from agent.models import (Article, Edit, EditStatus, Proposal, ProposalStatus, R
 
 SOURCE_FIELDS = ("id", "url", "title", "kind", "author", "published_at", "text", "content_hash",
                  "duplicate_of")
+
+
+def lead_key(article: dict) -> str:
+    """A revision's lead as a short key, from its stored JSON: the cited lead sentences when it
+    has them, else the summary with its spacing folded (what agent.lead.lead_sentences reads).
+    Equal keys mean equal leads; a lead that reads the same may still differ in key (a plain
+    summary later written as cited sentences), so a reader confirms a difference it relies
+    on. Stored per revision (lead_sha), so finding the revision that last wrote the lead
+    reads no article."""
+    lead = article.get("lead") or []
+    if lead:
+        body = "lead:" + json.dumps(lead, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    else:
+        body = "summary:" + " ".join(str(article.get("summary") or "").split())
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def topic_of(row: Any) -> Topic:

@@ -31,7 +31,12 @@ revisions = sa.Table(
     sa.Column("comment", sa.Text, nullable=False, server_default=""),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("created_at", TS, nullable=False),
+    # agent.store.rows.lead_key of the article (migration 0005): the lead step finds the
+    # revision that last wrote the lead without parsing the topic's whole history.
+    sa.Column("lead_sha", sa.String(64), nullable=True),
     sa.UniqueConstraint("topic", "number", name="uq_revisions_topic_number"),
+    # Newest first within a topic, read from the index alone (no article row is touched).
+    sa.Index("ix_revisions_lead", "topic", "number", "lead_sha"),
 )
 
 sources = sa.Table(
