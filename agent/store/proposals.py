@@ -69,21 +69,24 @@ class ProposalRepo:
                 return existing
         try:
             with self.engine.begin() as conn:
-                proposal_id = conn.execute(sa.insert(proposals).values(
+                row = conn.execute(sa.insert(proposals).values(
                     topic=topic, run_id=run_id, base_revision_id=base_revision_id,
                     status=ProposalStatus.pending.value, comment=comment, actor=actor,
-                    created_at=utcnow()).returning(proposals.c.id)).scalar_one()
-                for position, edit in enumerate(edits_):
-                    conn.execute(sa.insert(edits).values(
-                        id=edit.id, proposal_id=proposal_id, position=position,
-                        section_id=edit.section_id, status=edit.status.value,
-                        payload=edit.model_dump(mode="json")))
+                    created_at=utcnow()).returning(*proposals.c)).one()
+                if edits_:  # one statement for all the edits
+                    conn.execute(sa.insert(edits), [
+                        {"id": edit.id, "proposal_id": row.id, "position": position,
+                         "section_id": edit.section_id, "status": edit.status.value,
+                         "payload": edit.model_dump(mode="json")}
+                        for position, edit in enumerate(edits_)])
+                # Read back in the same transaction: what `get` would return, one round fewer.
+                created = self._load(conn, row)
         except sa.exc.IntegrityError:
             existing = self.for_run(run_id) if run_id is not None else None
             if existing is None:
                 raise
             return existing
-        return self.get(proposal_id)
+        return created
 
     def _load(self, conn: sa.Connection, row: sa.Row, unrecorded: list | None = None) -> Proposal:
         edit_rows = conn.execute(

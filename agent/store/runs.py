@@ -63,11 +63,11 @@ class RunRepo:
 
     def create(self, kind: str, topic: str, options: dict | None = None,
                status: RunStatus = RunStatus.admitted) -> Run:
-        with self.engine.begin() as conn:
-            run_id = conn.execute(sa.insert(runs).values(
+        with self.engine.begin() as conn:  # the new row comes back whole: no second read
+            row = conn.execute(sa.insert(runs).values(
                 kind=kind, topic=topic, status=status.value, thread_id=f"{kind}-{uuid.uuid4().hex}",
-                options=options or {}, started_at=utcnow()).returning(runs.c.id)).scalar_one()
-        return self.get(run_id)
+                options=options or {}, started_at=utcnow()).returning(*runs.c)).one()
+        return _run(row)
 
     def get(self, run_id: int) -> Run:
         with self.engine.connect() as conn:
