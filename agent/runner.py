@@ -27,7 +27,7 @@ from agent.citations import CitationGate
 from agent.llm import build_chat_model
 from agent.llm_errors import LLMError
 from agent.llm_usage import TokenBudget
-from agent.models import EditStatus, Run, RunStatus
+from agent.models import Run, RunStatus
 from agent.settings import Settings, get_settings
 from agent.shutdown import pause_reason, pause_run  # noqa: F401 - pause_run is used via runner
 from agent.store import Store
@@ -229,25 +229,25 @@ async def execute(store: Store, run: Run, models: Models, *, graph_input: dict |
                           error=INTERRUPTED)
         raise
     except LLMError as exc:
-        store.runs.update(run.id, status=RunStatus.failed, finished=True,
-                          error_category=exc.category, error=str(exc))
-        return RunResult(run=store.runs.get(run.id), outcome=f"failed: {exc}")
+        ended = store.runs.update(run.id, status=RunStatus.failed, finished=True,
+                                  error_category=exc.category, error=str(exc))
+        return RunResult(run=ended, outcome=f"failed: {exc}")
     except Exception as exc:
         store.runs.update(run.id, status=RunStatus.failed, finished=True,
                           error_category=getattr(exc, "category", "internal"),
                           error=scrub(f"{type(exc).__name__}: {exc}"))
         raise
     if paused is not None:
-        store.runs.update(run.id, status=RunStatus.deferred, error_category=paused,
-                          error=f"paused ({paused}); the next refresh continues from its checkpoint")
-        return RunResult(run=store.runs.get(run.id), outcome=f"deferred: {paused}")
+        ended = store.runs.update(run.id, status=RunStatus.deferred, error_category=paused,
+                                  error=f"paused ({paused}); the next refresh continues from its checkpoint")
+        return RunResult(run=ended, outcome=f"deferred: {paused}")
     proposal_id = state.get("proposal_id")
     if waiting and _decided(store, proposal_id):
         waiting = False  # an editor decided while the run was on its way to review
     status = RunStatus.waiting_review if waiting else RunStatus.done
-    store.runs.update(run.id, status=status, finished=not waiting, proposal_id=proposal_id)
+    ended = store.runs.update(run.id, status=status, finished=not waiting, proposal_id=proposal_id)
     outcome = state.get("outcome") or ("waiting for review" if waiting else "no new sources")
-    return RunResult(run=store.runs.get(run.id), proposal_id=proposal_id,
+    return RunResult(run=ended, proposal_id=proposal_id,
                      merged_revision_id=state.get("merged_revision_id"), outcome=outcome,
                      gather=state.get("gather_report") or {})
 
@@ -256,7 +256,7 @@ def _decided(store: Store, proposal_id: int | None) -> bool:
     """Some edit of the proposal is decided: the run's part (proposing) is over."""
     if proposal_id is None:
         return False
-    return any(e.status != EditStatus.pending for e in store.proposals.get(proposal_id).edits)
+    return store.proposals.any_decided(proposal_id)
 
 
 def settle_unfinished(store: Store, run: Run) -> Run | None:

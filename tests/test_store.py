@@ -202,3 +202,34 @@ def test_sources_of_an_unknown_topic_are_an_error_not_an_empty_list(store):
                  lambda: store.sources.set_status("nope", ["src_0000000000000000"], "proposed")):
         with pytest.raises(UnknownTopic, match="unknown topic 'nope'"):
             call()
+
+
+def test_any_decided_agrees_with_the_whole_proposal(store):
+    """The run's closing check reads one row, not the proposal: it must say what reading the
+    whole proposal says, including an edit a revision applied whose status was not yet
+    written (which `get` repairs to merged)."""
+    import sqlalchemy as sa
+
+    from agent.models import Edit, EditStatus
+
+    store.topics.create("t", "T")
+    base = store.revisions.commit("t", _article("one"), base_revision_id=None, actor="a")
+    section = base.article.sections[0]
+
+    def proposal(prefix: str) -> int:
+        made = [Edit(id=f"{prefix}{n}", section_id=section.id, heading=section.heading,
+                     old_sentences=section.sentences(), new_paragraphs=section.paragraphs,
+                     rationale="r", source_ids=[]) for n in (1, 2)]
+        return store.proposals.create("t", run_id=None, base_revision_id=base.id, edits_=made,
+                                      actor="run:1").id
+
+    pending, rejected, applied = proposal("a"), proposal("b"), proposal("c")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE edits SET status = :s WHERE id = 'b2'"),
+                     {"s": EditStatus.rejected.value})
+    store.revisions.commit("t", _article("two"), base_revision_id=base.id, actor="a",
+                           edit_ids=["c1"])  # applied, its status still pending
+    assert [store.proposals.any_decided(p) for p in (pending, rejected, applied)] == [False, True, True]
+    for p in (pending, rejected, applied):
+        whole = any(e.status != EditStatus.pending for e in store.proposals.get(p).edits)
+        assert store.proposals.any_decided(p) is whole

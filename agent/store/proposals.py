@@ -138,6 +138,18 @@ class ProposalRepo:
         self._repair(unrecorded)
         return found
 
+    def any_decided(self, proposal_id: int) -> bool:
+        """Whether an editor (or a merge) decided some edit of the proposal: its status is no
+        longer pending, or a revision applied it (what `get` would repair to merged)."""
+        query = (sa.select(edits.c.id)
+                 .join(applied_edits, applied_edits.c.edit_id == edits.c.id, isouter=True)
+                 .where(edits.c.proposal_id == proposal_id,
+                        sa.or_(edits.c.status != EditStatus.pending.value,
+                               applied_edits.c.revision_id.is_not(None)))
+                 .limit(1))
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def bases_with_section(self, topic: str, section_id: str) -> list[int]:
         """The base revisions of the topic's proposals that hold an edit of `section_id` (the
         lead step asks for its own: a topic's every proposal is not read for that)."""

@@ -72,9 +72,7 @@ class RunRepo:
     def get(self, run_id: int) -> Run:
         with self.engine.connect() as conn:
             row = conn.execute(_RUN, {"b_id": run_id}).one_or_none()
-        if row is None:
-            raise NotFound(f"no run {run_id} (see `absorb runs`)")
-        return _run(row)
+        return None if row is None else _run(row)
 
     def options(self, run_id: int) -> dict:
         with self.engine.connect() as conn:
@@ -122,7 +120,9 @@ class RunRepo:
             return [_run(r) for r in conn.execute(query)]
 
     def update(self, run_id: int, *, status: RunStatus | None = None, finished: bool = False,
-               **fields: object) -> None:
+               **fields: object) -> Run | None:
+        """Set the fields; returns the run as updated (from UPDATE ... RETURNING), None when
+        there is no such run."""
         values = dict(fields)
         if values.get("error"):  # a provider error may echo the API key: never store it
             from agent.redact import scrub
@@ -133,7 +133,9 @@ class RunRepo:
         if finished:
             values["finished_at"] = utcnow()
         with self.engine.begin() as conn:
-            conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values))
+            row = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values)
+                               .returning(*runs.c)).one_or_none()
+        return None if row is None else _run(row)
 
     # -- LLM calls: this repo is the CallRecorder the LLM layer writes to -------------------
 
