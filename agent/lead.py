@@ -26,7 +26,7 @@ and code inserts those article sentences verbatim, checked as extract drafting c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
@@ -37,8 +37,8 @@ from rapidfuzz import fuzz
 from agent.citations.numbers import extract_quantities, number_findings
 from agent.citations.text import content_token_set
 from agent.markdown import split_sentences
-from agent.models import (Article, DroppedSentence, Edit, Proposal, Revision, Sentence, Verdict,
-                          VerdictLabel, is_source_id)
+from agent.models import (Article, DroppedSentence, Edit, Revision, Sentence, Verdict, VerdictLabel,
+                          is_source_id)
 from agent.prompting import delimit_source, load_prompt
 from agent.store.rows import lead_key
 

@@ -18,6 +18,7 @@ Not collected by pytest; run it:
     .venv/bin/python -m tests.bench_batch --topics 100 --delay 0 --profile /tmp/batch.prof
     .venv/bin/python -m tests.bench_batch --structure    # statements, transactions and
                                                          # checkpoints per topic (countable)
+    .venv/bin/python -m tests.bench_batch --topics 20 --delay 0 --revisions 300   # long histories
 
 The matrix also prints `tests.bench_stack`: the same six calls a topic on the bare stack
 (ChatOpenAI structured calls, then in a LangGraph graph, then with its SQLite checkpointer),
@@ -56,6 +57,8 @@ SECTION_NAMES = ["Cooling", "Training", "Networking", "Power", "Storage"]
 # Which sources triage finds relevant, by section: the first this many of each section's sources
 # (the n-th source of a topic is about SECTION_NAMES[n % 5]); the others are not relevant.
 RELEVANT = {"Cooling": 2, "Training": 1}
+# The matrix's long-history line: topics whose article has this many revisions.
+HISTORY_TOPICS, HISTORY_REVISIONS = 20, 300
 TITLE = re.compile(r" (\w+) update (\d+)$")
 
 
@@ -310,6 +313,13 @@ def matrix(args: argparse.Namespace) -> None:
               f"{(cpu - startup) / calls * 1000:.1f} ms per call without its start-up; "
               f"{calls / result['wall']:.1f} calls/s, wall {result['wall']:.1f}s, "
               f"peak RSS {result['rss_mib']:.0f} MiB")
+    # A topic merged every night for most of a year: the run must not read its whole history.
+    aged = run_batch(HISTORY_TOPICS, args.sources, args.concurrency, 0.0, args.database_url,
+                     verbose=False, revisions=HISTORY_REVISIONS)
+    print(f"{HISTORY_TOPICS} topics of {HISTORY_REVISIONS} revisions each, 0 ms latency: exit "
+          f"{aged['status']}, {aged['calls']} calls, "
+          f"{(aged['cpu'] - startup) / aged['calls'] * 1000:.1f} ms per call without start-up "
+          f"(the lead step once parsed every revision: ~33 ms per call here before)")
     # The same shape on the bare stack (no store, no gate, no prompts): what absorb adds on top.
     bare = subprocess.run([sys.executable, "-m", "tests.bench_stack"], capture_output=True,
                           text=True, check=True, cwd=Path(__file__).resolve().parents[1])

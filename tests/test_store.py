@@ -233,3 +233,17 @@ def test_any_decided_agrees_with_the_whole_proposal(store):
     for p in (pending, rejected, applied):
         whole = any(e.status != EditStatus.pending for e in store.proposals.get(p).edits)
         assert store.proposals.any_decided(p) is whole
+
+
+def test_runs_come_back_from_their_insert_and_update(store):
+    from agent.models import RunStatus
+    from agent.store import NotFound
+
+    store.topics.create("t", "T")
+    made = store.runs.create("refresh", "t")
+    assert made == store.runs.get(made.id)
+    updated = store.runs.update(made.id, status=RunStatus.running)
+    assert updated == store.runs.get(made.id) and updated.status == RunStatus.running
+    assert store.runs.update(made.id + 1000, status=RunStatus.done) is None
+    with pytest.raises(NotFound, match=f"no run {made.id + 1000}"):
+        store.runs.get(made.id + 1000)

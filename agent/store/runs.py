@@ -72,7 +72,9 @@ class RunRepo:
     def get(self, run_id: int) -> Run:
         with self.engine.connect() as conn:
             row = conn.execute(_RUN, {"b_id": run_id}).one_or_none()
-        return None if row is None else _run(row)
+        if row is None:
+            raise NotFound(f"no run {run_id} (see `absorb runs`)")
+        return _run(row)
 
     def options(self, run_id: int) -> dict:
         with self.engine.connect() as conn:
