@@ -1,5 +1,9 @@
 """The section subgraph: draft -> check -> revise (at most twice) -> finalize.
 
+A check that leaves nothing to revise finalizes the section in the same step (one checkpoint
+fewer per section); finalize_section stays a node for drafts that failed, revisions that
+repeated themselves, and runs checkpointed before that.
+
 One instance runs per affected section. Sentences that still fail the citation gate after
 two revisions are dropped (the old text is kept) and the drop is recorded for the editor.
 """
@@ -126,18 +130,29 @@ async def check_section(state: SectionState, runtime: Runtime[RunContext]) -> di
             for v in await CitationGate().acheck(claims, sources, candidates, context=context)]
     checked = [{"sentence": s.model_dump(), "verdict": v.model_dump(mode="json")}
                for s, v in zip(fresh, verdicts, strict=True)]
-    return {"verdicts": checked, "failures": [c for c in checked if c["verdict"]["label"] != "supported"],
-            "claims_checked": state.get("claims_checked", 0) + len(claims)}
+    update = {"verdicts": checked, "failures": [c for c in checked if c["verdict"]["label"] != "supported"],
+              "claims_checked": state.get("claims_checked", 0) + len(claims)}
+    if _revises({**state, **update}):
+        return update
+    # Nothing left to revise: the section is finished in this step (finalize_section's work,
+    # which makes no call), so it costs no step and no checkpoint of its own.
+    return {**update, **_finalized({**state, **update}, ctx), "finished": True}
 
 
 def route_after_draft(state: SectionState) -> Literal["check_section", "finalize_section"]:
     return "finalize_section" if state.get("failure") else "check_section"
 
 
-def route_after_check(state: SectionState) -> Literal["revise_section", "finalize_section"]:
-    if state.get("failures") and state.get("attempts", 0) < state.get("max_revisions", 2):
-        return "revise_section"
-    return "finalize_section"
+def _revises(state: SectionState) -> bool:
+    return bool(state.get("failures")) and state.get("attempts", 0) < state.get("max_revisions", 2)
+
+
+def route_after_check(state: SectionState) -> Literal["revise_section", "finalize_section", "__end__"]:
+    if state.get("finished"):
+        return END
+    # A run checkpointed before check_section finished sections itself still goes through
+    # finalize_section; so do runs that revise.
+    return "revise_section" if _revises(state) else "finalize_section"
 
 
 async def revise_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
@@ -175,8 +190,14 @@ def route_after_revise(state: SectionState) -> Literal["check_section", "finaliz
     return "finalize_section" if state.get("repeated") else "check_section"
 
 
-def finalize_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
-    ctx = runtime.context
+async def finalize_section(state: SectionState, runtime: Runtime[RunContext]) -> dict:
+    """Async although it awaits nothing: it makes no call and reads nothing from the store,
+    so it runs in the event loop instead of a worker thread."""
+    return _finalized(state, runtime.context)
+
+
+def _finalized(state: SectionState, ctx: RunContext) -> dict:
+    """The section's edit (or failure) and its report for assemble."""
     ctx.gate.batch().leave(state["section_id"])  # the other sections' judge calls need not wait
     if state.get("failure"):
         return {"edits": [], "section_failures": [state["failure"]]}

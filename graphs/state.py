@@ -105,9 +105,11 @@ class SectionState(SectionTaskState, total=False):
     failed_before: list[list]
     """Keys (text, citations) of every sentence that failed the gate in an earlier round."""
     repeated: bool
+    """The last revision returned only sentences that had failed already: the loop ends."""
+    finished: bool
+    """check_section finalized the section itself (nothing to revise): the subgraph ends."""
     claims_checked: int
     """New sentences sent to the citation gate, over every round (the budget learns from it)."""
-    """The last revision returned only sentences that had failed already: the loop ends."""
     edits: Annotated[list[dict], operator.add]
     section_failures: Annotated[list[dict], operator.add]
     section_reports: Annotated[list[dict], operator.add]
