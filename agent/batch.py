@@ -234,7 +234,8 @@ class Batch:
             feed_errors = [f"feed {f.name}: {f.error}" for f in pulled.failed]
         else:
             feed_errors = []
-        if store.revisions.current(topic) is None:  # sources arrived before any page was imported
+        # Whether there is an article at all: the topic's pointer, without reading the article.
+        if store.topics.get(topic).current_revision_id is None:  # sources came before any page
             return TopicReport(topic, "no_article", feed_errors=feed_errors,
                                error=f"no article yet: `absorb import FILE --topic {topic}`")
         estimate = await asyncio.to_thread(estimate_topic, store, topic, self.settings)
@@ -248,10 +249,10 @@ class Batch:
             message = (f"estimated {estimate.tokens} tokens, {self.night.free} left of the "
                        f"night's {self.night.limit}")
             return defer_topic(store, topic, run, message, self._run_options(estimate.tokens))
+        resumed = run is not None
         if run is None:  # the admission record: written before the graph starts
             run = store.runs.create("refresh", topic, self._run_options(estimate.tokens))
-        store.runs.update(run.id, worker=self.holder)
-        before = store.runs.get(run.id)
+        before = store.runs.update(run.id, worker=self.holder)
         control = RunControl()
         budget = RunBudget(self.night, estimate.tokens, estimate.call_ceiling, control,
                            per_run_cap=self.settings.token_budget)
@@ -259,7 +260,8 @@ class Batch:
         try:
             result = await refresh_topic(store, topic, review=options.review, judge=options.judge,
                                          gather=False, models=self.models, settings=self.settings,
-                                         budget=budget, control=control)
+                                         budget=budget, control=control, run=run,
+                                         resumed=resumed)
         finally:
             self.drain.forget(control)
             self.night.settle(budget)

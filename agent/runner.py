@@ -276,20 +276,28 @@ async def refresh_topic(store: Store, topic: str, *, review: str = "manual", res
                         budget: TokenBudget | None = None,
                         on_run: Callable[[Run], None] | None = None,
                         progress: Callable[[str], None] | None = None,
-                        control: RunControl | None = None) -> RunResult:
-    """Refresh one topic: continue its unfinished run if there is one, else start a new one."""
+                        control: RunControl | None = None, run: Run | None = None,
+                        resumed: bool = False) -> RunResult:
+    """Refresh one topic: continue its unfinished run if there is one, else start a new one.
+
+    `run`: the run the caller already found or created for the topic (the batch, which
+    admits it first; `resumed` when it is an unfinished run, already settled)."""
     settings = settings or get_settings()
-    store.topics.get(topic)
-    models = models or Models.from_settings(settings, judge=judge)  # before any run row
-    run = store.runs.latest_unfinished(topic, "refresh") if resume else None
-    if run is not None:
-        run = settle_unfinished(store, run)
-    graph_input: dict | None = None
     if run is None:
-        run = store.runs.create("refresh", topic, {"review": review, "judge": judge})
-        graph_input = {"topic": topic}
-    else:
+        store.topics.get(topic)
+        models = models or Models.from_settings(settings, judge=judge)  # before any run row
+        run = store.runs.latest_unfinished(topic, "refresh") if resume else None
+        if run is not None:
+            run = settle_unfinished(store, run)
+            resumed = run is not None
+        if run is None:
+            run = store.runs.create("refresh", topic, {"review": review, "judge": judge})
+    models = models or Models.from_settings(settings, judge=judge)
+    graph_input: dict | None = None
+    if resumed:
         review = store.runs.options(run.id).get("review", review)
+    else:
+        graph_input = {"topic": topic}
     if on_run:
         on_run(run)
     return await execute(store, run, models, graph_input=graph_input, review=review,
