@@ -9,6 +9,7 @@ from agent.models import EditStatus, Revision, Sentence, Verdict
 from agent.sentence_diff import check_words, label_of
 from agent.store import Store
 from agent.store.decisions import UnverifiedMark, sentence_key
+from agent.store.rows import key_of
 
 
 @dataclass
@@ -34,12 +35,19 @@ def _find(revision: Revision, key: str) -> Sentence | None:
     return None
 
 
+def _has(article: dict, key: str) -> bool:
+    """Whether a stored article (its JSON, unparsed) has a section sentence of this key
+    (agent.store.rows.sentence_key, computed from the JSON fields)."""
+    return any(key_of(s.get("text", ""), s.get("citations") or []) == key
+               for section in article.get("sections") or []
+               for paragraph in section.get("paragraphs") or [] for s in paragraph)
+
+
 def history_of(store: Store, topic: str, key: str) -> SentenceHistory | None:
-    revisions = store.revisions.history(topic)
-    first = next(((r, s) for r in revisions if (s := _find(r, key)) is not None), None)
-    if first is None:
+    revision = store.revisions.first_matching(topic, lambda article: _has(article, key))
+    sentence = _find(revision, key) if revision is not None else None
+    if revision is None or sentence is None:
         return None
-    revision, sentence = first
     current = store.revisions.current(topic)
     found = SentenceHistory(sentence, revision, current is not None and _find(current, key) is not None,
                             mark=store.decisions.unverified(topic).get(key))

@@ -4,6 +4,7 @@ plain functions of rows read by attribute, so the reader needs no SQLAlchemy."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,5 +103,9 @@ class DecisionRow:
 
 def sentence_key(sentence: Sentence) -> str:
     """The same prose with the same citations is the same sentence, wherever it moves."""
-    basis = sentence.text + "\x00" + "\x00".join(sentence.citations)
-    return hashlib.sha256(basis.encode()).hexdigest()
+    return key_of(sentence.text, sentence.citations)
+
+
+def key_of(text: str, citations: Sequence[str]) -> str:
+    """`sentence_key` from the fields themselves (a stored article's JSON, unparsed)."""
+    return hashlib.sha256((text + "\x00" + "\x00".join(citations)).encode()).hexdigest()
