@@ -43,6 +43,14 @@ def _has(article: dict, key: str) -> bool:
                for paragraph in section.get("paragraphs") or [] for s in paragraph)
 
 
+def _adds(edit: dict, key: str) -> bool:
+    """Whether a stored edit (its JSON, unparsed) adds a sentence of this key: one of its new
+    sentences that is not one of its old ones."""
+    olds = {key_of(s.get("text", ""), s.get("citations") or []) for s in edit.get("old_sentences") or []}
+    return key not in olds and any(key_of(s.get("text", ""), s.get("citations") or []) == key
+                                   for p in edit.get("new_paragraphs") or [] for s in p)
+
+
 def history_of(store: Store, topic: str, key: str) -> SentenceHistory | None:
     revision = store.revisions.first_matching(topic, lambda article: _has(article, key))
     sentence = _find(revision, key) if revision is not None else None
@@ -51,23 +59,25 @@ def history_of(store: Store, topic: str, key: str) -> SentenceHistory | None:
     current = store.revisions.current(topic)
     found = SentenceHistory(sentence, revision, current is not None and _find(current, key) is not None,
                             mark=store.decisions.unverified(topic).get(key))
-    for proposal in store.proposals.list(topic=topic):
-        for number, edit in enumerate(proposal.edits, start=1):
-            if edit.status != EditStatus.merged:
-                continue
-            olds = {sentence_key(s) for s in edit.old_sentences}
-            fresh = [s for s in edit.new_sentences() if sentence_key(s) not in olds]
-            at = next((i for i, s in enumerate(fresh) if sentence_key(s) == key), None)
-            if at is None:
-                continue
-            found.proposal_id, found.edit_number = proposal.id, number
-            found.verdict = edit.verdicts[at] if at < len(edit.verdicts) else None
-            found.label, found.check = label_of(found.verdict), check_words(found.verdict)
-            decisions = store.decisions.for_proposal(proposal.id).get(edit.id, [])
-            merged = [d for d in decisions if d.action == "merged"]
-            if merged:
-                found.decided_by, found.decided_at = merged[-1].actor, merged[-1].decided_at
-            else:
-                found.decided_by, found.decided_at = proposal.actor, revision.created_at
-            return found
+    # Only the first proposal whose merged edit adds the sentence is read whole.
+    adds = store.proposals.first_with_merged_edit(topic, lambda payload: _adds(payload, key))
+    proposal = store.proposals.get(adds) if adds is not None else None
+    for number, edit in enumerate(proposal.edits if proposal is not None else [], start=1):
+        if edit.status != EditStatus.merged:
+            continue
+        olds = {sentence_key(s) for s in edit.old_sentences}
+        fresh = [s for s in edit.new_sentences() if sentence_key(s) not in olds]
+        at = next((i for i, s in enumerate(fresh) if sentence_key(s) == key), None)
+        if at is None:
+            continue
+        found.proposal_id, found.edit_number = proposal.id, number
+        found.verdict = edit.verdicts[at] if at < len(edit.verdicts) else None
+        found.label, found.check = label_of(found.verdict), check_words(found.verdict)
+        decisions = store.decisions.for_proposal(proposal.id).get(edit.id, [])
+        merged = [d for d in decisions if d.action == "merged"]
+        if merged:
+            found.decided_by, found.decided_at = merged[-1].actor, merged[-1].decided_at
+        else:
+            found.decided_by, found.decided_at = proposal.actor, revision.created_at
+        return found
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -149,6 +150,20 @@ class ProposalRepo:
                  .limit(1))
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
+
+    def first_with_merged_edit(self, topic: str, match: Callable[[dict], bool]) -> int | None:
+        """The first of the topic's proposals (by id) with a merged edit whose stored payload
+        (JSON, unparsed) `match` accepts; an edit a revision applied counts as merged, as
+        `get`'s repair has it. Only the matching proposal need then be read whole."""
+        query = (sa.select(edits.c.proposal_id, edits.c.payload)
+                 .join(proposals, proposals.c.id == edits.c.proposal_id)
+                 .join(applied_edits, applied_edits.c.edit_id == edits.c.id, isouter=True)
+                 .where(proposals.c.topic == topic,
+                        sa.or_(edits.c.status == EditStatus.merged.value,
+                               applied_edits.c.revision_id.is_not(None)))
+                 .order_by(edits.c.proposal_id, edits.c.position))
+        with self.engine.connect() as conn:
+            return next((row.proposal_id for row in conn.execute(query) if match(row.payload)), None)
 
     def bases_with_section(self, topic: str, section_id: str) -> list[int]:
         """The base revisions of the topic's proposals that hold an edit of `section_id` (the
