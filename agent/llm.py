@@ -117,11 +117,12 @@ async def call_structured(model: BaseChatModel, schema: type[Schema],
                           section: str | None = None, run_id: int | None = None,
                           prompt_version: str = "", recorder: CallRecorder | None = None,
                           method: str | None = None, budget: TokenBudget | None = None,
-                          settings: Settings | None = None) -> Schema:
-    """Ask `model` for one `schema` object; raises LLMError on any failure."""
+                          settings: Settings | None = None, label: str | None = None) -> Schema:
+    """Ask `model` for one `schema` object; raises LLMError on any failure. `label` names the
+    call in its retry warnings where no section does (triage's "batch 2 of 3")."""
     call = _StructuredCall(model, schema, node=node, section=section, run_id=run_id,
                            prompt_version=prompt_version, recorder=recorder, budget=budget,
-                           settings=settings or get_settings())
+                           settings=settings or get_settings(), label=label)
     runnable = call.runnable(method)
     conversation = list(messages)
     for ask in (1, 2):
@@ -163,11 +164,12 @@ class _StructuredCall:
     def __init__(self, model: BaseChatModel, schema: type[BaseModel], *, node: str,
                  section: str | None, run_id: int | None, prompt_version: str,
                  recorder: CallRecorder | None, budget: TokenBudget | None,
-                 settings: Settings) -> None:
+                 settings: Settings, label: str | None = None) -> None:
         self.model = model
         self.schema = schema
         self.node = node
         self.section = section
+        self.label = label
         self.run_id = run_id
         self.prompt_version = prompt_version
         self.recorder = recorder
@@ -211,7 +213,8 @@ class _StructuredCall:
         # its section, how long the pause is), not the error's own "draft: model call failed".
         error = state.outcome.exception() if state.outcome else None
         pause = state.next_action.sleep if state.next_action else 0.0
-        where = f"{self.node} ({self.section})" if self.section else str(self.node)
+        named = self.section or self.label
+        where = f"{self.node} ({named})" if named else str(self.node)
         if isinstance(error, LLMError):
             why = f"[{error.category}], retrying in {pause:.1f} s: {error.explained}"
         else:

@@ -88,12 +88,13 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     found = ctx.sources(state["source_ids"])
     sources = [found[i] for i in state["source_ids"] if i in found]
 
-    async def ask(batch):
+    async def ask(batch, label=None):
         # One schema for every call (ids are checked in code): the request's prefix is cacheable.
         return await call_structured(
             ctx.triage_model, TriageAnswer, triage_messages(topic, article, batch), node="triage",
             run_id=ctx.run_id, prompt_version=prompt_tag("triage"), recorder=ctx.recorder,
-            method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings)
+            method=ctx.settings.structured_method, budget=ctx.budget, settings=ctx.settings,
+            label=label)
 
     # Left out of a bounded draft last time: triage's answer is remembered, not paid again.
     prompt, model = triage_version(ctx)
@@ -106,11 +107,14 @@ async def triage_sources(state: RefreshState, runtime: Runtime[RunContext]) -> d
     if ctx.settings.triage_mode == "lexical":
         decisions = lexical_decisions(topic, article, sources)
     else:
-        answers = await asyncio.gather(*(ask(b) for b in batches(sources)))
+        parts = batches(sources)
+        # Batches run at once: their retry warnings say which one failed.
+        answers = await asyncio.gather(*(ask(b, f"batch {n} of {len(parts)}" if len(parts) > 1 else None)
+                                         for n, b in enumerate(parts, start=1)))
         decisions = first_answers([d for answer in answers for d in answer.decisions], asked)
         left_out = unanswered(decisions, asked)
         if left_out:  # asked again once, only those, in one call
-            again = await ask([found[i] for i in left_out])
+            again = await ask([found[i] for i in left_out], "sources left out, asked again")
             decisions += first_answers(again.decisions, left_out)
     known = set(found)
     # Who each source names, from the same answer (issue 19: no extra call).

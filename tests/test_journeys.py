@@ -130,3 +130,19 @@ def test_a_model_that_copies_its_instructions_changes_nothing(tmp_path):
         assert "held back" in refreshed.output, refreshed
         assert _ok(shell(f"absorb show {TOPIC} --format md")).out == before
         assert _ok(shell(f"absorb history {TOPIC}")).out.count("\n") == 1
+
+
+def test_rate_limited_triage_batches_say_which_batch_waits(world):
+    """The seed's 22 new sources go to triage in two batches at once; both are rate limited
+    once. Each retry warning names its batch, so the two lines are not the same line twice."""
+    from agent.fake_server import Fault
+
+    shell, server = world
+    _ok(shell(f"absorb import {SEED} --topic {TOPIC}"))
+    _ok(shell(f"absorb sources import {SEED} --topic {TOPIC}"))
+    server.script_task("triage", Fault.rate_limit(), Fault.rate_limit())
+    ran = _ok(shell(f"absorb refresh {TOPIC}"))  # default flags
+    waits = sorted(line for line in ran.err.splitlines() if "attempt 1 failed [rate_limit]" in line)
+    assert len(waits) == 2, ran
+    assert "triage (batch 1 of 2): attempt 1" in waits[0] and "triage (batch 2 of 2): attempt 1" in waits[1], waits
+    assert "proposal 1 waiting" in ran.err and len(server.requests_for("triage")) == 4
