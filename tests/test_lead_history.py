@@ -97,3 +97,39 @@ def test_an_old_store_gets_its_lead_keys(database_url):
     store = open_store(database_url)
     assert [r.id for r in stored_lead_basis(store, TOPIC)] == [r.id for r in expected]
     store.close()
+
+
+def test_a_long_upgrade_says_so_once(tmp_path):
+    """The first command on a store with thousands of revisions from before 0005 says why it
+    waits (one line on stderr), and the next says nothing."""
+    from alembic import command
+
+    from agent.store import open_store
+    from agent.store.articles import commit_revision
+    from agent.store.db import _alembic_config, make_engine
+    from tests.cli_world import Shell, workdir
+    from tests.cli_world import ok as _ok
+
+    home = tmp_path / "home"
+    url = f"sqlite:///{home / 'absorb.db'}"
+    store = open_store(url)
+    store.topics.create(TOPIC, "T")
+    base = None
+    with store.engine.begin() as conn:  # 3,000 nights of small merges, in one transaction
+        for night in range(3000):
+            base = commit_revision(conn, TOPIC, _article("Alpha grew.", [], [f"Night {night}."]),
+                                   base_revision_id=base, actor="run:0")
+    store.close()
+    engine = make_engine(url)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004_merge")
+    engine.dispose()
+    shell = Shell(home, workdir(tmp_path))
+    first = _ok(shell(f"absorb history {TOPIC}"))
+    notices = [line for line in first.err.splitlines() if "upgrading the store" in line]
+    assert notices == ["absorb: upgrading the store once: the lead key of 3000 revisions ..."], first
+    assert len(first.out.strip().splitlines()) >= 3000
+    again = _ok(shell(f"absorb history {TOPIC}"))
+    assert "upgrading" not in again.err

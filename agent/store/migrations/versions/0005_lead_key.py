@@ -7,6 +7,7 @@ revision = "0005_lead_key"
 """
 
 import json
+import sys
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,7 +19,8 @@ down_revision = "0004_merge"
 branch_labels = None
 depends_on = None
 
-BATCH = 200
+BATCH = 500
+NOTICE_FROM = 3000
 
 
 def upgrade() -> None:
@@ -32,6 +34,13 @@ def upgrade() -> None:
         op.create_index("ix_revisions_lead", "revisions", ["topic", "number", "lead_sha"])
     table = sa.table("revisions", sa.column("id", sa.Integer), sa.column("article", sa.JSON),
                      sa.column("lead_sha", sa.String(64)))
+    missing = bind.execute(sa.select(sa.func.count()).select_from(table)
+                           .where(table.c.lead_sha.is_(None))).scalar_one()
+    if missing >= NOTICE_FROM:  # about 3,000 revisions a second: say why the command waits
+        print(f"absorb: upgrading the store once: the lead key of {missing} revisions ...",
+              file=sys.stderr, flush=True)
+    update = (sa.update(table).where(table.c.id == sa.bindparam("b_id"))
+              .values(lead_sha=sa.bindparam("b_key")))
     last = 0
     while True:  # in batches by id: a long-lived store holds thousands of revisions
         rows = bind.execute(sa.select(table.c.id, table.c.article)
@@ -39,10 +48,9 @@ def upgrade() -> None:
                             .order_by(table.c.id).limit(BATCH)).all()
         if not rows:
             break
-        for row in rows:
-            article = row.article if isinstance(row.article, dict) else json.loads(row.article)
-            bind.execute(sa.update(table).where(table.c.id == row.id)
-                         .values(lead_sha=lead_key(article)))
+        bind.execute(update, [{"b_id": row.id, "b_key": lead_key(
+            row.article if isinstance(row.article, dict) else json.loads(row.article))}
+            for row in rows])
         last = rows[-1].id
 
 
