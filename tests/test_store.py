@@ -247,3 +247,44 @@ def test_runs_come_back_from_their_insert_and_update(store):
     assert store.runs.update(made.id + 1000, status=RunStatus.done) is None
     with pytest.raises(NotFound, match=f"no run {made.id + 1000}"):
         store.runs.get(made.id + 1000)
+
+
+def test_usage_sums_in_the_database_what_the_calls_add_up_to(store):
+    """`absorb usage` sums calls per topic, node, section and model in SQL: the same groups
+    and sums as adding the calls up one by one, calls without a run or a section included."""
+    import random
+
+    from agent.models import LLMCall
+
+    rng = random.Random(5)
+    for slug in ("a", "b"):
+        store.topics.create(slug, slug.upper())
+    runs = [store.runs.create("refresh", rng.choice("ab")).id for _ in range(6)]
+    made = []
+    for _ in range(120):
+        call = LLMCall(run_id=rng.choice([*runs, None]), node=rng.choice(["triage", "draft", "judge"]),
+                       section=rng.choice([None, "cooling", "power"]), model=rng.choice(["m1", "m2"]),
+                       input_tokens=rng.randint(0, 900), output_tokens=rng.randint(0, 90),
+                       cached_tokens=rng.randint(0, 50), latency_ms=rng.random() * 100,
+                       cost=rng.random() / 100)
+        store.runs.record(call)
+        made.append(call)
+    topic_of = {r.id: r.topic for r in store.runs.list()}
+
+    def summed(calls):
+        groups = {}
+        for c in calls:
+            key = (topic_of.get(c.run_id, ""), c.node, c.section or "", c.model)
+            g = groups.setdefault(key, {"calls": 0, "input_tokens": 0, "output_tokens": 0,
+                                        "cached_tokens": 0, "cost": 0.0, "latency_ms": 0.0})
+            g["calls"] += 1
+            for k in ("input_tokens", "output_tokens", "cached_tokens", "cost", "latency_ms"):
+                g[k] += getattr(c, k)
+        return [dict(zip(("topic", "node", "section", "model"), k)) | v for k, v in sorted(groups.items())]
+
+    for run_id, calls in [(None, made), (runs[2], [c for c in made if c.run_id == runs[2]])]:
+        got, want = store.runs.usage(run_id), summed(calls)
+        assert [{k: v for k, v in g.items() if k not in ("cost", "latency_ms")} for g in got] == \
+            [{k: v for k, v in g.items() if k not in ("cost", "latency_ms")} for g in want]
+        for g, w in zip(got, want, strict=True):
+            assert g["cost"] == pytest.approx(w["cost"]) and g["latency_ms"] == pytest.approx(w["latency_ms"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 
 import typer
 
@@ -126,17 +125,8 @@ def usage(
     with store_session() as store:
         if run is not None:
             store.runs.get(run)
-        calls = store.runs.calls(run)
-        topic_of = {r.id: r.topic for r in store.runs.list(limit=1_000_000)}
-    groups: dict[tuple, dict] = defaultdict(lambda: {"calls": 0, "input_tokens": 0, "output_tokens": 0,
-                                                     "cached_tokens": 0, "cost": 0.0, "latency_ms": 0.0})
-    for call in calls:
-        group = groups[(topic_of.get(call.run_id, ""), call.node, call.section or "", call.model)]
-        group["calls"] += 1
-        for key in ("input_tokens", "output_tokens", "cached_tokens", "cost", "latency_ms"):
-            group[key] += getattr(call, key)
-    rows = [{"topic": t or None, "node": n, "section": s or None, "model": m, **v}
-            for (t, n, s, m), v in sorted(groups.items())]
+        groups = store.runs.usage(run)  # summed by the database
+    rows = [{**g, "topic": g["topic"] or None, "section": g["section"] or None} for g in groups]
     if as_json:
         emit_json(rows)
         return
