@@ -104,7 +104,11 @@ def list_proposals(store: Store, status: str = "open", topic: str | None = None)
     if status not in ("open", "all") and status not in {s.value for s in ProposalStatus}:
         allowed = ", ".join(["open", "all", *(s.value for s in ProposalStatus)])
         raise ReviewError(f"unknown status '{status}' (one of: {allowed})")
-    found = [sync_status(store, p) for p in store.proposals.list(topic=topic)]
+    # Open ones are read by their stored status: reading them whole (and repairing half-made
+    # decisions) can only close them, and a decided proposal never opens again; so thousands
+    # of decided proposals are not read for the default listing.
+    stored = OPEN_STATUSES if status == "open" else None
+    found = [sync_status(store, p) for p in store.proposals.list(topic=topic, statuses=stored)]
     if status == "open":
         return [p for p in found if p.status.value in OPEN_STATUSES]
     return found if status == "all" else [p for p in found if p.status.value == status]

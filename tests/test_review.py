@@ -280,3 +280,32 @@ def _article_text(cli) -> str:  # noqa: ANN001 - the cli fixture
     article = json.loads(cli("show", TOPIC, "--json").out)
     return " ".join(sentence["text"] for section in article["sections"]
                     for paragraph in section["paragraphs"] for sentence in paragraph)
+
+
+def test_open_proposals_are_read_by_status_with_the_same_answer(store, seed_path):
+    """`review list` reads only proposals stored open; the answer is the one reading every
+    proposal gave, including a half-made decision that reading repairs (an applied edit whose
+    status was not written: that proposal is merged, not open) and a stale one."""
+    import sqlalchemy as sa
+
+    from agent.review import OPEN_STATUSES, list_proposals, sync_status
+
+    seed_topic(store, seed_path)
+    made = [two_edit_proposal(store, prefix=f"p{n}") for n in range(5)]
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE proposals SET status = 'rejected' WHERE id = :p"), {"p": made[0]})
+        conn.execute(sa.text("UPDATE edits SET status = 'rejected' WHERE proposal_id = :p"), {"p": made[0]})
+        conn.execute(sa.text("UPDATE proposals SET status = 'approved' WHERE id = :p"), {"p": made[1]})
+    # made[2]: both edits applied by a revision, the decision never written
+    proposal = store.proposals.get(made[2])
+    current = store.revisions.current(TOPIC)
+    store.revisions.commit(TOPIC, current.article, base_revision_id=current.id, actor="editor:a",
+                           edit_ids=[e.id for e in proposal.edits])
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE edits SET status = 'pending' WHERE proposal_id = :p"), {"p": made[2]})
+        conn.execute(sa.text("UPDATE proposals SET status = 'pending' WHERE id = :p"), {"p": made[2]})
+    found = [p.id for p in list_proposals(store, "open")]  # first: made[2] not yet repaired
+    every = [sync_status(store, p) for p in store.proposals.list()]
+    assert found == [p.id for p in every if p.status.value in OPEN_STATUSES]
+    assert made[0] not in found and made[2] not in found and made[1] in found and made[3] in found
+    assert store.proposals.get(made[2]).status.value == "merged"

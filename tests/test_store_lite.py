@@ -89,6 +89,8 @@ def test_every_read_answers_as_the_sqlalchemy_store_does(world):
         _same(lambda s: s.sources.for_topic(slug))
         _same(lambda s: sorted(s.sources.mention_rows(slug)))
         _same(lambda s: s.proposals.list(topic=slug))
+        _same(lambda s: s.proposals.list(topic=slug, statuses=("pending", "stale", "approved")))
+        _same(lambda s: s.proposals.list(topic=slug, statuses=()))
     assert _same(lambda s: s.topics.page_strip("ai"))[1], "the seed page carries a strip"
     assert len(_same(lambda s: s.topics.citation_numbers("ai"))[1]) >= 10
     assert len(_same(lambda s: s.sources.mention_rows("ai"))[1]) >= 9  # duplicates left out

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -239,11 +239,15 @@ class _Proposals(_Repo):
             raise NotFound(f"no proposal {proposal_id} (see `absorb review list`)")
         return self._loaded(found)[0]
 
-    def list(self, *, status: str | None = None, topic: str | None = None) -> list[Proposal]:
+    def list(self, *, status: str | None = None, topic: str | None = None,
+             statuses: Sequence[str] | None = None) -> list[Proposal]:
         where, params = [], []
         if status:
             where.append("status = ?")
             params.append(status)
+        if statuses is not None:
+            where.append(f"status IN ({', '.join('?' for _ in statuses) or 'NULL'})")
+            params.extend(statuses)
         if topic:
             where.append("topic = ?")
             params.append(topic)

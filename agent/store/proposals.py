@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -176,10 +176,15 @@ class ProposalRepo:
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
-    def list(self, *, status: str | None = None, topic: str | None = None) -> list[Proposal]:
+    def list(self, *, status: str | None = None, topic: str | None = None,
+             statuses: Sequence[str] | None = None) -> list[Proposal]:
+        """`statuses`: only proposals stored with one of these (the open ones: a topic refreshed
+        every night has thousands of decided proposals, and `review list` read them all)."""
         query = sa.select(proposals).order_by(proposals.c.id)
         if status:
             query = query.where(proposals.c.status == status)
+        if statuses is not None:
+            query = query.where(proposals.c.status.in_(list(statuses)))
         if topic:
             query = query.where(proposals.c.topic == topic)
         unrecorded: list = []
