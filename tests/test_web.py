@@ -132,3 +132,14 @@ def test_a_proposal_of_twenty_edits_renders_quickly(client, seeded):  # noqa: F8
     elapsed = time.perf_counter() - started
     assert page.status_code == 200 and page.text.count('class="edit"') == 20
     assert elapsed < 2.0, f"render took {elapsed:.3f}s"
+
+
+def test_the_topics_page_shows_each_topics_revision_and_open_proposals(client, seeded):  # noqa: F811
+    two_edit_proposal(seeded)
+    seeded.topics.create("empty", "Nothing yet")
+    login(client)
+    page = client.get("/topics", headers=HTML).text
+    rows = dict(re.findall(r'<a href="/topics/([a-z-]+)">.*?</td>\s*<td data-label="Title">.*?</td>\s*'
+                           r'<td data-label="Revision">([^<]+)</td>', page, flags=re.S))
+    assert rows == {TOPIC: "1", "empty": "—"}, page
+    assert '<a href="/proposals?status=open">1</a>' in page

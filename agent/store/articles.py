@@ -95,6 +95,14 @@ class RevisionRepo:
         current_id = TopicRepo(self.engine).get(topic).current_revision_id
         return None if current_id is None else self.get(current_id)
 
+    def current_numbers(self) -> dict[str, int]:
+        """Each topic's current revision number, by slug (topics without one left out), without
+        reading any article."""
+        query = sa.select(topics.c.slug, revisions.c.number).join(
+            revisions, revisions.c.id == topics.c.current_revision_id)
+        with self.engine.connect() as conn:
+            return {row.slug: row.number for row in conn.execute(query)}
+
     def newest_with_other_lead(self, topic: str, keys: list[str], below: int) -> Revision | None:
         """The newest revision numbered below `below` whose lead key (agent.store.rows.lead_key)
         is none of `keys`, or None: read from the index, without parsing the revisions between."""

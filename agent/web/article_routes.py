@@ -50,8 +50,8 @@ def add_article_routes(app: FastAPI, web: Web, require) -> None:
         open_count: dict[str, int] = {}
         for proposal in list_proposals(store, "open"):
             open_count[proposal.topic] = open_count.get(proposal.topic, 0) + 1
-        rows = [(t, store.revisions.current(t.slug), open_count.get(t.slug, 0))
-                for t in store.topics.list()]
+        numbers = store.revisions.current_numbers()  # not every topic's article
+        rows = [(t, numbers.get(t.slug), open_count.get(t.slug, 0)) for t in store.topics.list()]
         return web.page(request, "topics.html", editor, rows=rows)
 
     def article_page(request: Request, slug: str, revision: Revision, editor, **extra) -> HTMLResponse:
