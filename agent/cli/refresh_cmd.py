@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import typer
 
 from agent.cli.common import (echo, emit_json, err, fail, known_topic, store_session, styled,
