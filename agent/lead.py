@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, Field, WithJsonSchema, create_model
@@ -40,10 +40,6 @@ from agent.markdown import split_sentences
 from agent.models import (Article, DroppedSentence, Edit, Revision, Sentence, Verdict, VerdictLabel,
                           is_source_id)
 from agent.prompting import delimit_source, load_prompt
-from agent.store.rows import lead_key
-
-if TYPE_CHECKING:
-    from agent.store import Store
 
 LEAD_ID = "_lead"  # slugify() never makes a leading underscore: no section can have this id
 LEAD_HEADING = "Lead"
@@ -122,37 +118,6 @@ def lead_basis(history: list[Revision]) -> Revision:
             break
         basis = revision
     return basis
-
-
-def article_lead_key(article: Article) -> str:
-    """agent.store.rows.lead_key of an article already parsed."""
-    return lead_key({"lead": [s.model_dump(mode="json") for s in article.lead],
-                     "summary": article.summary})
-
-
-def stored_lead_basis(store: Store, topic: str,
-                      current: Revision | None = None) -> tuple[Revision, Revision] | None:
-    """(basis, current) as `lead_basis` finds them over the topic's whole history, from the
-    store's lead keys: the revisions in between are not read. `current`: the topic's current
-    revision, when the caller has read it. None for a topic without one."""
-    current = current or store.revisions.current(topic)
-    if current is None:
-        return None
-    lead, keys, below = lead_sentences(current.article), [article_lead_key(current.article)], current.number
-    while True:
-        other = store.revisions.newest_with_other_lead(topic, keys, below)
-        if other is None:
-            number = 1
-            break
-        if lead_sentences(other.article) != lead:
-            number = other.number + 1
-            break
-        # Another key, the same lead (a plain summary later written as sentences): its key
-        # joins the lead's, so each such form costs one read, not one per revision.
-        keys.append(article_lead_key(other.article))
-        below = other.number
-    basis = current if number == current.number else store.revisions.by_number(topic, number)
-    return basis, current
 
 
 def figures(text: str) -> list:

@@ -284,15 +284,15 @@ async def refresh_topic(store: Store, topic: str, *, review: str = "manual", res
     admits it first; `resumed` when it is an unfinished run, already settled)."""
     settings = settings or get_settings()
     if run is None:
-        store.topics.get(topic)
-        models = models or Models.from_settings(settings, judge=judge)  # before any run row
+        store.topics.get(topic)  # an unknown topic is refused before a model is built
+    models = models or Models.from_settings(settings, judge=judge)  # before any run row
+    if run is None:
         run = store.runs.latest_unfinished(topic, "refresh") if resume else None
         if run is not None:
             run = settle_unfinished(store, run)
             resumed = run is not None
         if run is None:
             run = store.runs.create("refresh", topic, {"review": review, "judge": judge})
-    models = models or Models.from_settings(settings, judge=judge)
     graph_input: dict | None = None
     if resumed:
         review = store.runs.options(run.id).get("review", review)

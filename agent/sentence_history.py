@@ -35,20 +35,22 @@ def _find(revision: Revision, key: str) -> Sentence | None:
     return None
 
 
+def _stored_key(sentence: dict) -> str:
+    """agent.store.rows.sentence_key of a sentence as stored (JSON, unparsed)."""
+    return key_of(sentence.get("text", ""), sentence.get("citations") or [])
+
+
 def _has(article: dict, key: str) -> bool:
-    """Whether a stored article (its JSON, unparsed) has a section sentence of this key
-    (agent.store.rows.sentence_key, computed from the JSON fields)."""
-    return any(key_of(s.get("text", ""), s.get("citations") or []) == key
-               for section in article.get("sections") or []
+    """Whether a stored article (its JSON, unparsed) has a section sentence of this key."""
+    return any(_stored_key(s) == key for section in article.get("sections") or []
                for paragraph in section.get("paragraphs") or [] for s in paragraph)
 
 
 def _adds(edit: dict, key: str) -> bool:
     """Whether a stored edit (its JSON, unparsed) adds a sentence of this key: one of its new
     sentences that is not one of its old ones."""
-    olds = {key_of(s.get("text", ""), s.get("citations") or []) for s in edit.get("old_sentences") or []}
-    return key not in olds and any(key_of(s.get("text", ""), s.get("citations") or []) == key
-                                   for p in edit.get("new_paragraphs") or [] for s in p)
+    return (key not in {_stored_key(s) for s in edit.get("old_sentences") or []}
+            and any(_stored_key(s) == key for p in edit.get("new_paragraphs") or [] for s in p))
 
 
 def history_of(store: Store, topic: str, key: str) -> SentenceHistory | None:

@@ -21,7 +21,8 @@ from agent.citations import ArticleContext, Claim
 from agent.extract import verify_extracts
 from agent.lead import (LEAD_ID, LeadAnswer, build_lead_edit, choice_schema, considered,
                         lead_messages, lead_sentences, offered_sentences, resolve, resolve_choice,
-                        staleness_between, stored_lead_basis)
+                        staleness_between)
+from agent.lead_history import stored_lead_basis
 from agent.llm import call_structured
 from agent.llm_errors import LLMError, LLMNotConfigured
 from agent.models import Revision

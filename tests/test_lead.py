@@ -98,16 +98,14 @@ def test_a_store_from_before_lead_keys_follows_its_lead_too(world, tmp_path):
     """A store written before migration 0005 (no lead keys): the first command migrates it,
     and `absorb refresh` finds the stale lead as before."""
     import sqlalchemy as sa
-    from alembic import command
 
-    from agent.store.db import _alembic_config, make_engine
+    from agent.store.db import make_engine
+    from tests.test_lead_history import before_lead_keys
 
     shell, server = world
-    engine = make_engine(f"sqlite:///{tmp_path / 'home' / 'absorb.db'}")
-    config = _alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0004_merge")
+    url = f"sqlite:///{tmp_path / 'home' / 'absorb.db'}"
+    before_lead_keys(url)
+    engine = make_engine(url)
     calls = _lead_calls(server)
     ran = _ok(shell(f"absorb refresh {TOPIC}"))  # default flags
     assert "proposal 2 waiting" in ran.err and _lead_calls(server) == calls + 1

@@ -12,6 +12,20 @@ from agent.models import Article, Section, Sentence
 TOPIC = "t"
 
 
+def before_lead_keys(url: str) -> None:
+    """Take the store at `url` back to migration 0004, as a store written before lead keys."""
+    from alembic import command
+
+    from agent.store.db import _alembic_config, make_engine
+
+    engine = make_engine(url)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004_merge")
+    engine.dispose()
+
+
 def _article(summary: str, lead: list[Sentence], body: list[str]) -> Article:
     return Article(title="T", summary=summary, lead=lead, sections=[Section(
         id="s", heading="S", paragraphs=[[Sentence(text=t, citations=[]) for t in body]])])
@@ -41,7 +55,8 @@ def _histories(seed: int, steps: int = 30):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_the_stored_basis_is_the_whole_historys(store, seed, monkeypatch):
-    from agent.lead import lead_basis, stored_lead_basis
+    from agent.lead import lead_basis
+    from agent.lead_history import stored_lead_basis
     from agent.store import rows
 
     store.topics.create(TOPIC, "T")
@@ -63,11 +78,9 @@ def test_the_stored_basis_is_the_whole_historys(store, seed, monkeypatch):
 
 
 def test_an_old_store_gets_its_lead_keys(database_url):
-    from alembic import command
-
-    from agent.lead import stored_lead_basis
+    from agent.lead_history import stored_lead_basis
     from agent.store import open_store
-    from agent.store.db import _alembic_config, make_engine, migrate
+    from agent.store.db import make_engine, migrate
     from agent.store.rows import lead_key
 
     store = open_store(database_url)
@@ -77,11 +90,8 @@ def test_an_old_store_gets_its_lead_keys(database_url):
         base = store.revisions.commit(TOPIC, article, base_revision_id=base, actor="test").id
     expected = stored_lead_basis(store, TOPIC)
     store.close()
+    before_lead_keys(database_url)
     engine = make_engine(database_url)
-    config = _alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0004_merge")
     import sqlalchemy as sa
 
     assert "lead_sha" not in {c["name"] for c in sa.inspect(engine).get_columns("revisions")}
@@ -102,11 +112,8 @@ def test_an_old_store_gets_its_lead_keys(database_url):
 def test_a_long_upgrade_says_so_once(tmp_path):
     """The first command on a store with thousands of revisions from before 0005 says why it
     waits (one line on stderr), and the next says nothing."""
-    from alembic import command
-
     from agent.store import open_store
     from agent.store.articles import commit_revision
-    from agent.store.db import _alembic_config, make_engine
     from tests.cli_world import Shell, workdir
     from tests.cli_world import ok as _ok
 
@@ -120,12 +127,7 @@ def test_a_long_upgrade_says_so_once(tmp_path):
             base = commit_revision(conn, TOPIC, _article("Alpha grew.", [], [f"Night {night}."]),
                                    base_revision_id=base, actor="run:0")
     store.close()
-    engine = make_engine(url)
-    config = _alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0004_merge")
-    engine.dispose()
+    before_lead_keys(url)
     shell = Shell(home, workdir(tmp_path))
     first = _ok(shell(f"absorb history {TOPIC}"))
     notices = [line for line in first.err.splitlines() if "upgrading the store" in line]

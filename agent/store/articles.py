@@ -18,7 +18,7 @@ from agent.store.schema import applied_edits, citation_numbers, page_strips, rev
 # cost SQLAlchemy more CPU than running it).
 _TOPIC = sa.select(topics).where(topics.c.slug == sa.bindparam("b_slug"))
 _REVISION = sa.select(revisions).where(revisions.c.id == sa.bindparam("b_id"))
-_OTHER_LEAD = (sa.select(revisions.c.number)
+_OTHER_LEAD = (sa.select(revisions)
                .where(revisions.c.topic == sa.bindparam("b_topic"),
                       revisions.c.number < sa.bindparam("b_below"),
                       sa.or_(revisions.c.lead_sha.is_(None),
@@ -105,21 +105,20 @@ class RevisionRepo:
 
     def newest_with_other_lead(self, topic: str, keys: list[str], below: int) -> Revision | None:
         """The newest revision numbered below `below` whose lead key (agent.store.rows.lead_key)
-        is none of `keys`, or None: read from the index, without parsing the revisions between."""
+        is none of `keys`, or None: found from the index, without parsing the revisions between."""
         with self.engine.connect() as conn:
-            number = conn.execute(_OTHER_LEAD, {"b_topic": topic, "b_keys": keys,
-                                                "b_below": below}).scalar()
-        return None if number is None else self.by_number(topic, number)
+            row = conn.execute(_OTHER_LEAD, {"b_topic": topic, "b_keys": keys,
+                                             "b_below": below}).first()
+        return None if row is None else _revision(row)
 
     def first_matching(self, topic: str, match: Callable[[dict], bool]) -> Revision | None:
         """The oldest revision whose stored article JSON `match` accepts, parsed; the others
         are only decoded (a topic merged every night has hundreds of revisions, and parsing
         each into an Article cost about 1 ms)."""
-        query = (sa.select(revisions.c.number, revisions.c.article)
-                 .where(revisions.c.topic == topic).order_by(revisions.c.number))
+        query = sa.select(revisions).where(revisions.c.topic == topic).order_by(revisions.c.number)
         with self.engine.connect() as conn:
-            found = next((row.number for row in conn.execute(query) if match(row.article)), None)
-        return None if found is None else self.by_number(topic, found)
+            found = next((row for row in conn.execute(query) if match(row.article)), None)
+        return None if found is None else _revision(found)
 
     def history(self, topic: str) -> list[Revision]:
         TopicRepo(self.engine).get(topic)
