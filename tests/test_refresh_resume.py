@@ -20,12 +20,38 @@ from tests.test_refresh_e2e import TOPIC, topic_with_sources  # noqa: F401 - fix
 KILL_TIMEOUT = 60
 
 
-def _absorb(env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "agent.cli.main", *args], env=env,
+# The checkpoints of absorb before its saver answered on the event loop: LangGraph's
+# AsyncSqliteSaver (aiosqlite) on the same file, as an upgraded store still holds them.
+OLD_SAVER = """
+import contextlib, sys
+import aiosqlite
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+import agent.checkpoints
+
+@contextlib.asynccontextmanager
+async def aiosqlite_saver(path):
+    async with aiosqlite.connect(path) as conn:
+        await conn.execute("PRAGMA journal_mode=WAL")
+        saver = AsyncSqliteSaver(conn)
+        await saver.setup()
+        print("checkpoints through aiosqlite", file=sys.stderr, flush=True)
+        yield saver
+
+agent.checkpoints._shared_sqlite_saver = aiosqlite_saver
+from agent.cli.main import main
+sys.argv = ["absorb", *sys.argv[1:]]
+main()
+"""
+
+
+def _absorb(env: dict, *args: str, old_saver: bool = False) -> subprocess.Popen:
+    command = ["-c", OLD_SAVER] if old_saver else ["-m", "agent.cli.main"]
+    return subprocess.Popen([sys.executable, *command, *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigkill_then_rerun_does_not_redraft_finished_sections(topic_with_sources, absorb_home):
+@pytest.mark.parametrize("killed", ["this absorb", "absorb with the aiosqlite saver"])
+def test_sigkill_then_rerun_does_not_redraft_finished_sections(topic_with_sources, absorb_home, killed):
     release = threading.Event()
     draft = extractive_draft()
 
@@ -42,7 +68,8 @@ def test_sigkill_then_rerun_does_not_redraft_finished_sections(topic_with_source
         server.on_task("judge", faithful_judge)
         env = {**os.environ, "ABSORB_HOME": str(absorb_home), "OPENAI_BASE_URL": server.base_url,
                "OPENAI_API_KEY": "test-key", "ABSORB_REQUESTS_PER_SECOND": "0"}
-        first = _absorb(env, "refresh", TOPIC, "--no-gather", "--review", "auto", "--json")
+        first = _absorb(env, "refresh", TOPIC, "--no-gather", "--review", "auto", "--json",
+                        old_saver=killed != "this absorb")
         deadline = time.monotonic() + KILL_TIMEOUT
         # Wait until the other section has been drafted and judged, and its checkpoint written.
         while len(server.requests_for("judge")) < 1 and time.monotonic() < deadline:
@@ -51,6 +78,7 @@ def test_sigkill_then_rerun_does_not_redraft_finished_sections(topic_with_source
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         release.set()
+        assert ("checkpoints through aiosqlite" in first.stderr.read()) == (killed != "this absorb")
         drafts_before = [json.dumps(r) for r in server.requests_for("draft_section")]
         assert len(drafts_before) == 2  # both drafts were asked; one had been answered
         second = _absorb(env, "refresh", TOPIC, "--no-gather", "--review", "auto", "--json")
@@ -71,14 +99,12 @@ def test_sigkill_then_rerun_does_not_redraft_finished_sections(topic_with_source
 async def test_the_sqlite_checkpoints_are_as_durable_as_the_store(store):
     """WAL without an fsync per commit, like the store's own connection: a killed process
     loses no checkpoint (the test above), and a checkpoint write costs no fsync."""
-    from agent.runner import checkpointer
+    from agent.checkpoints import checkpointer
 
     if store.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's saver has no such setting")
     async with checkpointer(store) as saver:
-        async with saver.conn.execute("PRAGMA journal_mode") as cursor:
-            assert (await cursor.fetchone())[0] == "wal"
-        async with saver.conn.execute("PRAGMA synchronous") as cursor:
-            checkpoints = (await cursor.fetchone())[0]
+        assert saver.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        checkpoints = saver.conn.execute("PRAGMA synchronous").fetchone()[0]
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == checkpoints == 1  # NORMAL
