@@ -20,12 +20,13 @@ def edit_applies(article: Article, edit: Edit) -> bool:
     return section is not None and section.sentences() == edit.old_sentences
 
 
-def refusal(edit: Edit) -> str:
+def refusal(edit: Edit, topic: str) -> str:
+    """Why an approved edit no longer applies, and the commands that redraft it."""
     if edit.kind == "lead":
         return ("the lead, or an article sentence it draws on, changed since the proposal was "
-                "drafted; the next `absorb refresh TOPIC` proposes the lead again")
+                f"drafted; the next `absorb refresh {topic}` proposes the lead again")
     return (f"section '{edit.heading}' changed since the proposal was drafted; redraft it "
-            f"(`absorb rewrite TOPIC {edit.section_id}` or `absorb propose TOPIC --section "
+            f"(`absorb rewrite {topic} {edit.section_id}` or `absorb propose {topic} --section "
             f"{edit.section_id} --file FILE.md`)")
 
 

@@ -142,7 +142,7 @@ async def approve(store: Store, proposal_id: int, refs: list[str] | None = None,
     finally:
         after = {e.id: e for e in store.proposals.get(proposal_id).edits}
         for edit_id, payload in originals.items():
-            if after[edit_id].status == EditStatus.pending:  # not decided after all
+            if after[edit_id].status != EditStatus.merged:  # not merged after all
                 store.decisions.restore(edit_id, payload)
     numbers = {e.id: n for n, e in enumerate(proposal.edits, start=1)}
     decided = {e.id for e in todo if numbers[e.id] in result.merged}

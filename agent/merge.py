@@ -102,7 +102,7 @@ def _decide(conn: sa.Connection, proposal: Proposal, sources: dict[str, Source],
     stale = [i for i in candidates if i not in applicable]
     moved = swap_edit_status(conn, applicable, EditStatus.merged, by=actor, at=now)
     refused = swap_edit_status(conn, stale, EditStatus.refused, by=actor, at=now)
-    outcome.refused = {i: refusal(edits_now[i]) for i in refused}
+    outcome.refused = {i: refusal(edits_now[i], proposal.topic) for i in refused}
     outcome.merged = [i for i in applicable if i in moved]
     if outcome.merged:
         new_article = apply_edits(article, [edits_now[i] for i in outcome.merged], sources)

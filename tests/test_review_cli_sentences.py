@@ -106,3 +106,23 @@ def test_reject_then_undo_then_approve(proposal, cli):
     assert COOLING[:-1] in cli("show", TOPIC).out
     merged = cli("review", "undo", pid, "--edit", "1")
     assert merged.code == 2 and "merged into the article" in merged.err
+
+
+def test_a_refused_approve_leaves_the_edit_as_proposed(proposal, cli, tmp_path):
+    """The section changed since the proposal (another edit of it merged first): approving
+    the proposal's verified sentences is refused, and the proposal still holds every sentence
+    it proposed, the unverified ones too, for the editor to read or redraft from."""
+    home, pid = proposal
+    before = json.loads(cli("review", "show", pid, "--json").out)["edits"][0]
+    other = tmp_path / "other.md"
+    other.write_text("## LLMs as Knowledge Bases\n\nA shorter section now.\n")
+    made = json.loads(cli("propose", TOPIC, "--section", "LLMs as Knowledge Bases", "--file", other,
+                          "--json").out)
+    assert cli("review", "approve", made["id"], "--include-unverified").code == 0
+    refused = run(home, "review", "approve", pid, code=4)
+    assert "refused" in refused.stderr and "absorb rewrite ai " in refused.stderr  # the real slug
+    after = json.loads(cli("review", "show", pid, "--json").out)["edits"][0]
+    assert after["status"] == "refused"
+    assert [r["new"] for r in after["rows"] if r["number"]] == [
+        r["new"] for r in before["rows"] if r["number"]]
+    assert {FIVE_X, UNCITED} <= {r["new"] for r in after["rows"] if r["number"]}

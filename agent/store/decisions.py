@@ -14,6 +14,8 @@ from agent.store.schema import edit_decisions, edits, unverified_sentences
 
 __all__ = ["DecisionRepo", "DecisionRow", "UnverifiedMark", "sentence_key"]
 
+_NOT_MERGED = (EditStatus.pending.value, EditStatus.refused.value, EditStatus.rejected.value)
+
 
 @dataclass(frozen=True)
 class UnverifiedMark:
@@ -58,10 +60,12 @@ class DecisionRepo:
         return done.rowcount == 1
 
     def restore(self, edit_id: str, payload: dict) -> None:
-        """Put back what the proposal said, if the edit was not decided after all."""
+        """Put back what the proposal said, unless the edit was merged: an approve that was
+        refused (the section changed since), lost to another editor's rejection, or failed
+        leaves the proposal as it was proposed, every sentence of it."""
         with self.engine.begin() as conn:
             conn.execute(sa.update(edits).where(edits.c.id == edit_id,
-                                                edits.c.status == EditStatus.pending.value)
+                                                edits.c.status.in_(_NOT_MERGED))
                          .values(payload=payload))
 
     def reopen(self, edit_id: str) -> bool:
