@@ -242,7 +242,9 @@ class Batch:
         if run is None and estimate.sources == 0:
             return TopicReport(topic, "unchanged", feed_errors=feed_errors,
                                error="; ".join(feed_errors) or None)
-        if self.drain.event.is_set() or not await self.night.admit(estimate, self.drain.event):
+        reserved = None if self.drain.event.is_set() else await self.night.admit(
+            estimate, self.drain.event, cap=self.settings.token_budget)
+        if reserved is None:
             if self.drain.event.is_set():
                 return TopicReport(topic, "deferred", run_id=run.id if run else None,
                                    error_category=self.drain.reason, error="not started: draining")
@@ -254,7 +256,7 @@ class Batch:
             run = store.runs.create("refresh", topic, self._run_options(estimate.tokens))
         before = store.runs.update(run.id, worker=self.holder)
         control = RunControl()
-        budget = RunBudget(self.night, estimate.tokens, estimate.call_ceiling, control,
+        budget = RunBudget(self.night, reserved, estimate.call_ceiling, control,
                            per_run_cap=self.settings.token_budget)
         self.drain.watch(control)
         try:

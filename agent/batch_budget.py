@@ -114,21 +114,35 @@ class NightBudget:
             self.reserved += tokens
             return True
 
-    async def admit(self, estimate: TopicEstimate, stop: asyncio.Event) -> bool:
-        """Reserve a topic's estimate; wait while other runs may still give tokens back."""
+    async def admit(self, estimate: TopicEstimate, stop: asyncio.Event,
+                    cap: int | None = None) -> int | None:
+        """Reserve a topic's estimate (at most `cap`, the per-run limit); wait while other runs
+        may still give tokens back. Returns the tokens reserved, None when it is not admitted.
+
+        A topic estimated above all that is left, with no other run holding tokens, gets what
+        is left if one call fits in it: estimates run high (a new installation's formula
+        assumes the worst), and a topic that waited for its whole estimate would be deferred
+        every night while the history that corrects the estimate comes only from runs that
+        ran. It stops before a call it cannot pay for (deferred, resumed from its checkpoint
+        the next night)."""
+        wanted = min(estimate.tokens, cap) if cap else estimate.tokens
         while not stop.is_set():
             self._released.clear()
-            if self.try_take(estimate.tokens):
-                return True
+            if self.try_take(wanted):
+                return wanted
             with self._lock:
-                if self.reserved == 0:  # nothing will be released: it cannot fit tonight
-                    return False
+                if self.reserved == 0:  # nothing will be released tonight
+                    left = self.limit - self.spent
+                    if left >= max(1, estimate.call_ceiling):
+                        self.reserved += left
+                        return left
+                    return None
             waiter = asyncio.ensure_future(self._released.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             stopper.cancel()
-        return False
+        return None
 
     def settle(self, budget: RunBudget) -> None:
         """A run ended: count what it spent, give back what it reserved."""
