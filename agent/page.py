@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from agent.markdown import split_sentences
 from agent.models import Article, Sentence, Source, SourceStatus, is_source_id
 from agent.numbering import numbers_for
+from agent.store.rows import sentence_key
 
 if TYPE_CHECKING:
     from agent.store import Store
@@ -30,6 +31,8 @@ class Cite:
 class PageSentence:
     text: str
     cites: list[Cite]
+    unverified: bool = False
+    """Went in unverified (an editor ticked it) and no later check verified it: marked."""
 
 
 @dataclass
@@ -81,7 +84,7 @@ def opening(text: str) -> str:
 
 
 def _sentence(sentence: Sentence, numbers: dict[str, int],
-              backlinks: dict[int, list[str]]) -> PageSentence:
+              backlinks: dict[int, list[str]], marked: set[str] = frozenset()) -> PageSentence:
     cites = []
     for key in sentence.citations:
         number = numbers.get(key) if is_source_id(key) else None
@@ -91,13 +94,13 @@ def _sentence(sentence: Sentence, numbers: dict[str, int],
         anchor = f"cite-{number}-{len(backlinks.get(number, [])) + 1}"
         backlinks.setdefault(number, []).append(anchor)
         cites.append(Cite(number, str(number), anchor))
-    return PageSentence(sentence.text, cites)
+    return PageSentence(sentence.text, cites, bool(marked) and sentence_key(sentence) in marked)
 
 
-def _sections(article: Article, numbers: dict[str, int],
-              backlinks: dict[int, list[str]]) -> list[PageSection]:
+def _sections(article: Article, numbers: dict[str, int], backlinks: dict[int, list[str]],
+              marked: set[str] = frozenset()) -> list[PageSection]:
     return [PageSection(section.id, section.heading,
-                        [[_sentence(s, numbers, backlinks) for s in paragraph]
+                        [[_sentence(s, numbers, backlinks, marked) for s in paragraph]
                          for paragraph in section.paragraphs])
             for section in article.sections]
 
@@ -143,8 +146,9 @@ def build_page(store: Store, slug: str, *, bus_limit: int = BUS_SHOWN) -> Page |
     article = revision.article
     numbers = numbers_for(store, slug, article)
     backlinks: dict[int, list[str]] = {}
-    lead = [_sentence(s, numbers, backlinks) for s in article.lead]
-    sections = _sections(article, numbers, backlinks)
+    marked = store.decisions.unverified_keys(slug)
+    lead = [_sentence(s, numbers, backlinks, marked) for s in article.lead]
+    sections = _sections(article, numbers, backlinks, marked)
     stored = store.sources.get_many(list(article.sources))
     references = []
     for sid, listed in article.sources.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,15 @@ def test_include_unverified_takes_the_rest_and_records_it(proposal, cli):
     assert COOLING[:-1] in text and FIVE_X[:-1] in text and UNCITED[:-1] in text
     decided = json.loads(cli("review", "show", pid, "--json").out)["edits"][0]["decisions"]
     assert decided[0]["sentences"]["unverified_taken"] == [2, 3]
+    # The page readers see marks them too (`show --format html` is /t/TOPIC's document): the
+    # mark was only on the editors' page before.
+    page = run(home, "show", TOPIC, "--format", "html").stdout
+    mark = ' <span class="unverified-mark"'
+    cites = r'(?:<a class="cite"[^>]*>\[\d+\]</a>)*'
+    assert page.count(mark) == 2
+    assert re.search(re.escape(FIVE_X) + cites + re.escape(mark), page)
+    assert re.search(re.escape(UNCITED) + cites + re.escape(mark), page)
+    assert re.search(re.escape(COOLING) + cites + " (?!<span)", page)  # verified: no mark
 
 
 def test_include_one_sentence_by_number_and_refuse_a_wrong_one(proposal, cli):

@@ -270,6 +270,11 @@ class _Proposals(_Repo):
 
 
 class _Decisions(_Repo):
+    def unverified_keys(self, topic: str) -> set[str]:
+        """As agent.store.decisions.DecisionRepo.unverified_keys (the page marks them)."""
+        return {row.key for row in self._rows(
+            'SELECT "key" FROM unverified_sentences WHERE topic = ? AND cleared_at IS NULL', topic)}
+
     def for_proposal(self, proposal_id: int) -> dict[str, list[DecisionRow]]:
         """As agent.store.decisions.DecisionRepo.for_proposal (`review show` reads it)."""
         out: dict[str, list[DecisionRow]] = {}
