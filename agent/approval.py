@@ -33,6 +33,8 @@ class Choice:
     verified: list[int] = field(default_factory=list)
     unverified_taken: list[int] = field(default_factory=list)
     left_out: list[int] = field(default_factory=list)
+    removed: int = 0
+    """Sentences of the section as it is that the approved edit no longer states."""
 
     def as_json(self) -> dict:
         return {"verified": self.verified, "unverified_taken": self.unverified_taken,
@@ -87,6 +89,8 @@ def narrow(edit: Edit, include: set[int] | str) -> tuple[Edit, Choice, list[tupl
     sources = [k for k in edit.source_ids if k in cited or not left]
     narrowed = edit.model_copy(update={"new_paragraphs": paragraphs, "verdicts": verdicts,
                                        "source_ids": sources})
+    kept = {sentence_key(s) for p in paragraphs for s in p}
+    choice.removed = sum(1 for s in edit.old_sentences if sentence_key(s) not in kept)
     return narrowed, choice, taken_unverified
 
 
@@ -130,9 +134,22 @@ async def approve(store: Store, proposal_id: int, refs: list[str] | None = None,
     choices: dict[str, Choice] = {}
     originals: dict[str, dict] = {}
     marks: dict[str, list[tuple[Sentence, str]]] = {}
+    numbers = {e.id: n for n, e in enumerate(proposal.edits, start=1)}
+    narrowed_edits = {}
     for edit in todo:
         ticked: set[int] | str = ALL if include_unverified else include.get(edit.id, set())
         narrowed, choice, unverified = narrow(edit, ticked)
+        if choice.left_out and edit.old_sentences and not narrowed.new_sentences():
+            # Leaving out what was not verified would leave nothing of the section: the
+            # edit's text replaces it, and its only new sentences are the unverified ones.
+            n = numbers[edit.id]
+            raise ReviewError(
+                f"approving edit {n} without its unverified sentences would empty section "
+                f"'{edit.heading}' (its {len(edit.old_sentences)} sentences are not in the edit): "
+                f"take them with --include {n}.K or --include-unverified, or reject the edit")
+        narrowed_edits[edit.id] = (narrowed, choice, unverified)
+    for edit in todo:
+        narrowed, choice, unverified = narrowed_edits[edit.id]
         choices[edit.id], marks[edit.id] = choice, unverified
         if narrowed.new_paragraphs != edit.new_paragraphs:
             if store.decisions.narrow(edit.id, narrowed.model_dump(mode="json")):
@@ -144,7 +161,6 @@ async def approve(store: Store, proposal_id: int, refs: list[str] | None = None,
         for edit_id, payload in originals.items():
             if after[edit_id].status != EditStatus.merged:  # not merged after all
                 store.decisions.restore(edit_id, payload)
-    numbers = {e.id: n for n, e in enumerate(proposal.edits, start=1)}
     decided = {e.id for e in todo if numbers[e.id] in result.merged}
     for edit in todo:
         if edit.id not in decided and numbers[edit.id] not in result.refused:

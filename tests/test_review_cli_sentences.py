@@ -136,3 +136,34 @@ def test_a_refused_approve_leaves_the_edit_as_proposed(proposal, cli, tmp_path):
     assert [r["new"] for r in after["rows"] if r["number"]] == [
         r["new"] for r in before["rows"] if r["number"]]
     assert {FIVE_X, UNCITED} <= {r["new"] for r in after["rows"] if r["number"]}
+
+
+def test_an_approve_that_would_empty_the_section_is_refused(proposal, cli, tmp_path):
+    """Found by trying the journey: an editor's proposal whose only new sentence was not
+    verified replaces the section; a plain approve took no sentence and merged the
+    removals, emptying the section without a word. It is refused now, and nothing changes."""
+    home, _ = proposal
+    before = cli("show", TOPIC).out
+    mine = tmp_path / "mine.md"
+    mine.write_text("## Training and Compute Efficiency\n\nTraining is now cheaper than ever.\n")
+    made = json.loads(cli("propose", TOPIC, "--section", "Training and Compute Efficiency",
+                          "--file", mine, "--json").out)
+    refused = run(home, "review", "approve", made["id"], code=2)
+    assert "would empty section 'Training and Compute Efficiency'" in refused.stderr
+    assert "--include-unverified" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert cli("show", TOPIC).out == before
+    shown = json.loads(cli("review", "show", made["id"], "--json").out)
+    assert shown["status"] == "pending"
+    assert "Training is now cheaper than ever." in [r["new"] for r in shown["edits"][0]["rows"]]
+
+
+def test_an_approve_says_how_many_sentences_it_removes(proposal, cli, tmp_path):
+    home, _ = proposal
+    section = cli("show", TOPIC).out.split("## LLMs as Knowledge Bases\n", 1)[1].split("\n## ", 1)[0]
+    first = section.strip().split("\n")[0]
+    mine = tmp_path / "shorter.md"
+    mine.write_text("## LLMs as Knowledge Bases\n\n" + first.split(". ")[0].rstrip(".") + ".\n")
+    made = json.loads(cli("propose", TOPIC, "--section", "LLMs as Knowledge Bases", "--file", mine,
+                          "--json").out)
+    done = run(home, "review", "approve", made["id"], "--include-unverified")
+    assert re.search(r"removed \d+ sentences? of the section", done.stderr), done.stderr

@@ -117,6 +117,8 @@ def _report(proposal_id: int, action: str, result, choices: dict | None = None) 
         if choice.left_out:
             line += "; left out unverified " + ", ".join(f"{numbers[edit_id]}.{n}" for n in choice.left_out)
             line += " (add with --include or --include-unverified)"
+        if choice.removed:
+            line += f"; removed {choice.removed} sentence{'s' if choice.removed != 1 else ''} of the section"
         err.print(line)
     parts = []
     if result.merged:
