@@ -130,7 +130,10 @@ def _parse_reference(number: int, body: str) -> Source:
 
 def _split_references(lines: list[str]) -> tuple[list[str], dict[int, Source], list[str]]:
     """Cut the page into article lines, the reference list and the bus listing after it."""
-    first_ref = next((i for i, line in enumerate(lines) if _REFERENCE.match(line)), None)
+    # The list begins a block (after a blank line or its heading): a paragraph wrapped just
+    # before a `[1]` marker has a line that looks like a reference too.
+    first_ref = next((i for i, line in enumerate(lines) if _REFERENCE.match(line) and (
+        i == 0 or not lines[i - 1].strip() or _REF_INTRO.match(lines[i - 1].strip()))), None)
     if first_ref is None:
         return lines, {}, []
     article_end = first_ref

@@ -105,3 +105,37 @@ def test_twenty_megabytes_is_handled_within_seconds(seed_path):
     assert elapsed < 30
     with pytest.raises(PageError, match="larger than"):
         decode_page(data + b"x" * (2 * 1024 * 1024))
+
+
+WRAPPED = """# Wrapped
+
+Lead paragraph.
+
+## Alpha
+
+The first claim is stated by one report
+[1] and the second claim follows here [2].
+
+## Beta
+
+Beta text that must not vanish [2].
+
+## References
+
+1. [1] First https://example.org/1
+2. [2] Second https://example.org/2
+"""
+
+
+def test_a_wrapped_line_that_starts_with_a_marker_is_prose_not_the_reference_list():
+    """Found by importing hand-written pages: a paragraph wrapped just before `[1]` was taken
+    for the start of the reference list, and the rest of the page (a whole section and the
+    real references) was dropped while the import reported success."""
+    article = parse_page(WRAPPED).article
+    assert [s.heading for s in article.sections] == ["Alpha", "Beta"]
+    alpha = article.sections[0].text()
+    assert "the second claim follows here" in alpha
+    assert "Beta text that must not vanish" in article.sections[1].text()
+    assert sorted(s.title for s in article.sources.values())[0].startswith("First")
+    assert len(article.sources) == 2
+    assert all(s.citations for s in article.sections[1].sentences())
