@@ -36,6 +36,11 @@ def source_id_for(url: str | None, text: str) -> str:
     return SOURCE_ID_PREFIX + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
 
 
+MAX_ID = 2**63 - 1
+"""The largest integer the store holds (SQLite INTEGER, PostgreSQL bigint): an id or number
+given above it names nothing, and is refused where it is parsed."""
+
+
 class SourceKind(StrEnum):
     tweet = "tweet"
     blog = "blog"

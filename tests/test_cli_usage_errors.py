@@ -34,6 +34,13 @@ BAD = [
     ("absorb import missing.md --topic x", 2, "no such file: missing.md"),
     ("absorb import agent/demo/seed.md --topic 'Bad Slug'", 2, "topic slug must be"),
     ("absorb review approve 999", 2, "no proposal 999"),
+    # An id beyond what the store holds was an internal error (SQLite's OverflowError).
+    ("absorb review show 99999999999999999999999", 2, "Invalid value for 'ID'"),
+    ("absorb review approve 99999999999999999999999", 2, "Invalid value for 'ID'"),
+    ("absorb review undo 99999999999999999999999 --edit 1", 2, "Invalid value for 'ID'"),
+    (f"absorb show {TOPIC} --rev 99999999999999999999999", 2, "Invalid value for '--rev'"),
+    (f"absorb revert {TOPIC} --to 99999999999999999999999", 2, "Invalid value for '--to'"),
+    ("absorb usage --run 99999999999999999999999", 2, "Invalid value for '--run'"),
     (f"absorb rewrite {TOPIC} 'No Such Section'", 2, "no section 'No Such Section'"),
     (f"absorb revert {TOPIC} --to 99", 2, "has no revision 99"),
     (f"ABSORB_TIMEOUT=abc absorb refresh {TOPIC}", 2, "ABSORB_TIMEOUT=abc is not valid"),

@@ -214,3 +214,28 @@ def test_scripts_tick_sentences_as_the_cli_does(client, seeded):  # noqa: F811
     text = seeded.revisions.current(TOPIC).article.section("llms-as-knowledge-bases").text()
     assert UNCITED in text and FIVE_X not in text
     assert [m.text for m in seeded.decisions.unverified(TOPIC).values()] == [UNCITED]
+
+
+HUGE = "99999999999999999999999"
+
+
+def test_ids_beyond_the_store_and_anonymous_posts_reveal_nothing(client, seeded):  # noqa: F811
+    """Found by trying the web app as an attacker would: an id above what SQLite holds was a
+    500 (and the keep-alive connection broke after it), and a POST without a login said
+    whether the proposal existed and how many edits it had before asking for one."""
+    pid = mixed_proposal(seeded)
+    for path in (f"/proposals/{HUGE}/approve", f"/proposals/{HUGE}/reject"):
+        answer = client.post(path, data={"edit": "1"})
+        assert answer.status_code in (401, 422), (path, answer.status_code, answer.text)
+    anonymous = [client.post(f"/proposals/{p}/approve", data={"edit": edit}, follow_redirects=False)
+                 for p, edit in ((pid, "zzz"), (999, "1"), (pid, "1"))]
+    assert [a.status_code for a in anonymous] == [401, 401, 401]
+    assert len({a.text for a in anonymous}) == 1  # the same answer whatever exists
+    csrf = login(client, pid)
+    for path in (f"/proposals/{HUGE}", f"/topics/{TOPIC}/revisions/{HUGE}",
+                 f"/topics/{TOPIC}/revisions/1?against={HUGE}"):
+        page = client.get(path, headers=HTML)
+        assert page.status_code == 422 and "<header class=\"top\">" in page.text, (path, page.status_code)
+    posted = client.post(f"/proposals/{HUGE}/approve", data={"csrf": csrf, "edit": "1"}, headers=HTML)
+    assert posted.status_code == 422
+    assert client.get(f"/proposals/{pid}", headers=HTML).status_code == 200  # still answering

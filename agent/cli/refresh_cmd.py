@@ -6,6 +6,7 @@ import typer
 
 from agent.cli.common import (echo, emit_json, err, fail, known_topic, store_session, styled,
                               topic_argument, when)
+from agent.kinds import MAX_ID
 
 
 def refresh(
@@ -117,7 +118,7 @@ def runs(
 
 
 def usage(
-    run: int | None = typer.Option(None, "--run", metavar="ID", help="One run (default: every run)."),
+    run: int | None = typer.Option(None, "--run", metavar="ID", max=MAX_ID, help="One run (default: every run)."),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
 ) -> None:
     """Tokens and cost per node and section."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from agent.cli.common import echo, emit_json, err, fail, store_session, styled
+from agent.kinds import MAX_ID
 
 review_app = typer.Typer(help="See proposals as diffs with evidence; approve or reject per edit.",
                          invoke_without_command=True)
@@ -67,7 +68,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.
 
 
 @review_app.command("show")
-def show(proposal_id: int = typer.Argument(..., metavar="ID"),
+def show(proposal_id: int = typer.Argument(..., metavar="ID", max=MAX_ID),
          as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
     """A proposal per section: a sentence-aligned diff, each new sentence with its verdict,
     the check that decided it and its quote, what is no longer stated, who decided what."""
@@ -136,7 +137,7 @@ def _report(proposal_id: int, action: str, result, choices: dict | None = None) 
 
 
 @review_app.command("approve")
-def approve(proposal_id: int = typer.Argument(..., metavar="ID"),
+def approve(proposal_id: int = typer.Argument(..., metavar="ID", max=MAX_ID),
             edit: list[str] = typer.Option([], "--edit", help="Edit number as shown, or its id "
                                            "(repeat; default: every undecided edit)."),
             include: list[str] = typer.Option([], "--include", help="Also take this unverified "
@@ -163,7 +164,7 @@ def approve(proposal_id: int = typer.Argument(..., metavar="ID"),
 
 
 @review_app.command("reject")
-def reject(proposal_id: int = typer.Argument(..., metavar="ID"),
+def reject(proposal_id: int = typer.Argument(..., metavar="ID", max=MAX_ID),
            edit: list[str] = typer.Option([], "--edit", help="Edit number as shown, or its id "
                                           "(repeat; default: every undecided edit)."),
            comment: str = typer.Option("", "--comment", help="Why; recorded on the proposal.")) -> None:
@@ -181,7 +182,7 @@ def reject(proposal_id: int = typer.Argument(..., metavar="ID"),
 
 
 @review_app.command("undo")
-def undo_cmd(proposal_id: int = typer.Argument(..., metavar="ID"),
+def undo_cmd(proposal_id: int = typer.Argument(..., metavar="ID", max=MAX_ID),
              edit: str = typer.Option(..., "--edit", help="Edit number as shown, or its id.")) -> None:
     """Undo the rejection of an edit: it waits for a decision again."""
     from agent.approval import undo

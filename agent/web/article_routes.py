@@ -3,9 +3,12 @@ highlighted, and one sentence's history: where it came from and who let it in.""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException, Request
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
+from agent.kinds import MAX_ID
 from agent.models import Article, Revision
 from agent.review_view import Line, fold
 from agent.sentence_diff import align
@@ -78,7 +81,8 @@ def add_article_routes(app: FastAPI, web: Web, require) -> None:
         return article_page(request, slug, revision, editor)
 
     @app.get("/topics/{slug}/revisions/{number}")
-    def revision(request: Request, slug: str, number: int, against: int | None = None) -> HTMLResponse:
+    def revision(request: Request, slug: str, number: Annotated[int, Path(le=MAX_ID)],
+                 against: Annotated[int | None, Query(le=MAX_ID)] = None) -> HTMLResponse:
         editor = require(request)
         shown = store.revisions.by_number(slug, number)
         if against is not None:

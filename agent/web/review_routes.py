@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, HTTPException, Request
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from agent.kinds import MAX_ID
 from agent.web.pages import Web, who
 
+# An id above what the store holds names no proposal: refused where it is parsed (it reached
+# SQLite as an OverflowError, a 500).
+ProposalId = Annotated[int, Path(le=MAX_ID)]
 EXPIRED = "Your session expired; nothing was saved."
 STALE_FORM = ("This page was loaded before your latest log-in (another tab?), so its form is out "
               "of date; nothing was saved.")
@@ -61,7 +67,7 @@ def add_review_routes(app: FastAPI, web: Web, require, NotLoggedIn) -> None:  # 
         return web.page(request, "proposals.html", editor, proposals=found[::-1], status=status)
 
     @app.get("/proposals/{proposal_id}")
-    def proposal(request: Request, proposal_id: int, merged: str = "", rejected: str = "",
+    def proposal(request: Request, proposal_id: ProposalId, merged: str = "", rejected: str = "",
                  refused: str = "", nothing: str = "", undone: str = "") -> HTMLResponse:
         editor = require(request)
         page = build(proposal_id)
@@ -75,10 +81,20 @@ def add_review_routes(app: FastAPI, web: Web, require, NotLoggedIn) -> None:  # 
         from agent.review import ReviewError, resolve_edits
 
         hx = bool(request.headers.get("hx-request"))
-        proposal = store.proposals.get(proposal_id)
+        editor = web.auth.editor(request)
         form = await request.form()
         refs = [str(v) for v in form.getlist("edit")]
         comment = str(form.get("comment") or "").strip()
+        if editor is None:
+            # Nothing about the proposal is looked up for a request without a login: neither
+            # whether it exists nor how many edits it has. A card whose session expired
+            # still gets its "log in again" in place when its edit is one of the proposal's.
+            number = _number_of(store, proposal_id, refs) if hx else None
+            if number is not None:
+                here = f"/proposals/{proposal_id}#edit-{number}"
+                return message_only(number, 401, EXPIRED, ("Log in again", "/login?" + urlencode({"next": here})))
+            raise NotLoggedIn()
+        proposal = store.proposals.get(proposal_id)
         number = None
         if len(refs) == 1:
             try:
@@ -88,11 +104,6 @@ def add_review_routes(app: FastAPI, web: Web, require, NotLoggedIn) -> None:  # 
             number = [e.id for e in proposal.edits].index(edit_id) + 1
         in_card = hx and number is not None
         here = f"/proposals/{proposal_id}#edit-{number}"
-        editor = web.auth.editor(request)
-        if editor is None:
-            if in_card:
-                return message_only(number, 401, EXPIRED, ("Log in again", "/login?" + urlencode({"next": here})))
-            raise NotLoggedIn()
         if editor.via == "cookie" and not web.auth.check_csrf(
                 editor.session, form.get("csrf") or request.headers.get("x-csrf-token")):
             if in_card:
@@ -146,16 +157,31 @@ def add_review_routes(app: FastAPI, web: Web, require, NotLoggedIn) -> None:  # 
                                 status_code=303)
 
     @app.post("/proposals/{proposal_id}/approve")
-    async def approve_route(request: Request, proposal_id: int) -> Response:
+    async def approve_route(request: Request, proposal_id: ProposalId) -> Response:
         return await decide(request, proposal_id, "approve")
 
     @app.post("/proposals/{proposal_id}/reject")
-    async def reject_route(request: Request, proposal_id: int) -> Response:
+    async def reject_route(request: Request, proposal_id: ProposalId) -> Response:
         return await decide(request, proposal_id, "reject")
 
     @app.post("/proposals/{proposal_id}/undo")
-    async def undo_route(request: Request, proposal_id: int) -> Response:
+    async def undo_route(request: Request, proposal_id: ProposalId) -> Response:
         return await decide(request, proposal_id, "undo")
+
+
+def _number_of(store, proposal_id: int, refs: list[str]) -> int | None:  # noqa: ANN001
+    """The card number of the one edit `refs` names, None when it names no edit of it."""
+    from agent.review import ReviewError, resolve_edits
+    from agent.store.errors import NotFound
+
+    if len(refs) != 1:
+        return None
+    try:
+        proposal = store.proposals.get(proposal_id)
+        edit_id = resolve_edits(proposal, refs)[0]
+    except (NotFound, ReviewError):
+        return None
+    return [e.id for e in proposal.edits].index(edit_id) + 1
 
 
 def _already(result, number: int) -> str:
