@@ -231,7 +231,7 @@ class Batch:
             from agent.sources.pull import pull_topic
 
             pulled = await asyncio.to_thread(pull_topic, store, topic)
-            feed_errors = [f"feed {f.name}: {f.error}" for f in pulled.failed]
+            feed_errors = pulled.problems()
         else:
             feed_errors = []
         # Whether there is an article at all: the topic's pointer, without reading the article.

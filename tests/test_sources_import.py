@@ -155,3 +155,37 @@ def test_normalisation() -> None:
     assert clean_text("&lt;script&gt;alert(1)&lt;/script&gt;ok", **html) == "alert(1)ok"
     assert clean_text("a < b and c > d", **html) == "a < b and c > d"
     assert clean_text("<p>one</p><p>two   words</p>", **html) == "one\ntwo words"
+
+
+def test_a_broken_feed_file_is_reported_by_the_night_and_by_feeds_list(tmp_path: Path) -> None:
+    """Found by running the batch with bad input: a one-file feed that is not a feed, and a
+    folder feed with a truncated file in it, were `ok` in `feeds list` and absent from
+    `refresh --all`'s report, and the broken file was never read (nor reported) again."""
+    import json
+
+    from agent.fake_server import FakeOpenAIServer
+    from tests.cli_world import Shell, ok, workdir
+    from tests.generic_model import GenericModel
+
+    garbage = tmp_path / "garbage.xml"
+    garbage.write_bytes(b"this is not xml at all \x00\xff\xfe")
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "good.jsonl").write_text(json.dumps({"title": "Cooling", "text": "Racks run hot now."}) + "\n")
+    (folder / "corrupt.xml").write_text('<?xml version="1.0"?><rss><channel><item><title>x</title><descr')
+    with FakeOpenAIServer(default=GenericModel("careful")) as server:
+        shell = Shell(tmp_path / "home", workdir(tmp_path), server)
+        ok(shell("absorb import agent/demo/seed.md --topic t1"))
+        ok(shell(f"absorb feeds add t1 {garbage} --name g3"))
+        ok(shell(f"absorb feeds add t1 {folder} --name drop"))
+        for night in (1, 2):
+            ran = shell("absorb refresh --all --json")
+            assert ran.code == 0, ran
+            (topic,) = json.loads(ran.out)["topics"]
+            errors = " | ".join(topic["feed_errors"])
+            assert "feed g3: broken feed" in errors, (night, ran)  # every night until fixed
+            if night == 1:  # read in part, with a warning, when it arrived
+                assert "feed drop:" in errors and "corrupt.xml" in errors, (night, ran)
+        listed = ok(shell("absorb feeds list t1")).out
+    g3 = next(line for line in listed.splitlines() if line.startswith("g3"))
+    assert " ok" not in g3 and "feed" in g3.lower(), listed

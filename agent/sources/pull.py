@@ -59,6 +59,19 @@ class PullReport:
     def ok(self) -> bool:
         return not self.failed and not self.skipped
 
+    def problems(self, most: int = 5) -> list[str]:
+        """What went wrong in this pull, a line each: feeds that failed, then inputs skipped,
+        malformed records and warnings (a broken feed read in part), at most `most`."""
+        found = [f"feed {f.name}: {f.error}" for f in self.failed]
+        for f in self.feeds:
+            found += [f"feed {f.name}: skipped {s.input}: {s.reason}" for s in f.report.skipped]
+            found += [f"feed {f.name}: {s.input}: {s.reason}"
+                      for s in [*f.report.malformed, *f.report.warnings]]
+        if len(found) > most:
+            found = found[:most - 1] + [f"and {len(found) - most + 1} more (`absorb sources pull "
+                                        f"{self.topic}` lists them)"]
+        return found
+
     def summary(self) -> str:
         return (f"{self.topic}: {len(self.feeds)} feeds, {len(self.added)} new, "
                 f"{len(self.duplicates)} duplicates, {len(self.failed)} failed, "
@@ -109,6 +122,8 @@ def _pull_path(store: Store, feed: Feed, result: FeedResult) -> None:
         try:
             data = read_file(path)
         except SourceError as exc:
+            if path == root:  # the feed is this one file: the feed is what failed
+                raise
             collector.skip(str(path), str(exc))
             if not isinstance(exc, FetchError):  # too large stays too large: do not retry
                 state[key] = {"mtime_ns": stat.st_mtime_ns, "size": stat.st_size, "sha256": None}
@@ -120,11 +135,14 @@ def _pull_path(store: Store, feed: Feed, result: FeedResult) -> None:
             continue
         try:
             items, warnings = read_items(data, fmt, name=str(path))
-        except SourceError as exc:
-            collector.skip(str(path), str(exc))
-            continue
         except Exception as exc:  # noqa: BLE001 - see unexpected()
-            collector.skip(str(path), unexpected(exc))
+            reason = str(exc) if isinstance(exc, SourceError) else unexpected(exc)
+            if path == root:  # a one-file feed that cannot be read: the feed is broken
+                raise SourceError(reason) from exc
+            # Not remembered as read: a broken file is read (and reported) again on every
+            # pull until it is fixed, instead of once and then never.
+            del state[key]
+            collector.skip(str(path), reason)
             continue
         collector.add(str(path), items, warnings)
     result.report = collector.flush()
