@@ -95,8 +95,8 @@ def test_approve_one_reject_other_then_history_and_idempotence(cli, seeded):
     again = cli("review", "approve", pid)
     assert again.code == 0 and "nothing to approve" in again.err
     assert len(json.loads(cli("history", TOPIC, "--json").out)) == 2
-    _one_line_error(cli("review", "reject", pid, "--edit", "1"))
-    _one_line_error(cli("review", "approve", pid, "--edit", "2"))
+    _one_line_error(cli("review", "reject", pid, "--edit", "1"), code=4)  # decided: moved on
+    _one_line_error(cli("review", "approve", pid, "--edit", "2"), code=4)
     statuses = dict((s.title, status) for s, status in seeded.sources.for_topic(TOPIC))
     assert statuses["Meta liquid cooling shift"] == "absorbed"
     assert statuses['Evil <script>alert("t")</script> title'] == "irrelevant"

@@ -167,3 +167,13 @@ def test_an_approve_says_how_many_sentences_it_removes(proposal, cli, tmp_path):
                           "--json").out)
     done = run(home, "review", "approve", made["id"], "--include-unverified")
     assert re.search(r"removed \d+ sentences? of the section", done.stderr), done.stderr
+
+
+def test_a_decision_that_moved_on_exits_4(proposal, cli):
+    """The README's exit table: 4 when the article or the decision moved on. An approve of an
+    edit an editor rejected (or a reject of a merged one) said so with 2, a usage error."""
+    home, pid = proposal
+    assert cli("review", "reject", pid, "--edit", "1").code == 0
+    moved = run(home, "review", "approve", pid, "--edit", "1", code=4)
+    assert "was rejected by" in moved.stderr and len(moved.stderr.splitlines()) == 1
+    run(home, "review", "approve", pid, "--edit", "9", code=2)  # bad input stays 2

@@ -21,6 +21,14 @@ def editor_actor() -> str:
         return "editor:cli"
 
 
+def _fail_review(exc: Exception) -> None:
+    """One line; exit 4 when the decision moved on (decided otherwise, perhaps a moment ago by
+    another editor), as the README's exit table says, else 2."""
+    from agent.review import DecisionConflict
+
+    fail(str(exc), 4 if isinstance(exc, DecisionConflict) else 2)
+
+
 def _review_errors():
     from agent.review import ReviewError
 
@@ -48,7 +56,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.
         try:
             found = list_proposals(store, status, topic)
         except _review_errors() as exc:
-            fail(str(exc))
+            _fail_review(exc)
         # Staleness is per section: the sections each proposal touches, and which changed since.
         touched = {p.id: sections_touched(store, p) for p in found}
     rows = [{"id": p.id, "topic": p.topic, "status": p.status.value, "edits": len(p.edits),
@@ -159,7 +167,7 @@ def approve(proposal_id: int = typer.Argument(..., metavar="ID", max=MAX_ID),
                 store, proposal_id, edit or None, actor=editor_actor(), comment=comment,
                 include=ticked, include_unverified=include_unverified))
         except _review_errors() as exc:
-            fail(str(exc))
+            _fail_review(exc)
     _report(proposal_id, "approve", result, choices)
 
 
@@ -177,7 +185,7 @@ def reject(proposal_id: int = typer.Argument(..., metavar="ID", max=MAX_ID),
             result = asyncio.run(reject_edits(store, proposal_id, edit or None, actor=editor_actor(),
                                               comment=comment))
         except _review_errors() as exc:
-            fail(str(exc))
+            _fail_review(exc)
     _report(proposal_id, "reject", result)
 
 
@@ -191,7 +199,7 @@ def undo_cmd(proposal_id: int = typer.Argument(..., metavar="ID", max=MAX_ID),
         try:
             proposal = undo(store, proposal_id, edit, actor=editor_actor())
         except _review_errors() as exc:
-            fail(str(exc))
+            _fail_review(exc)
     err.print(f"proposal {proposal_id}: edit {edit} is undecided again; now {proposal.status.value}")
 
 
@@ -218,7 +226,7 @@ def propose(topic: str = typer.Argument(..., help="Topic slug."),
         try:
             proposal = make_proposal(store, topic, section, text, actor=editor_actor(), comment=comment)
         except _review_errors() as exc:
-            fail(str(exc))
+            _fail_review(exc)
         view = build_view(store, proposal)
         page = build_page(store, proposal)
     if as_json:
