@@ -74,11 +74,25 @@ class Article(BaseModel):
     )
 
     def section(self, key: str) -> Section | None:
+        """The section `key` names: by id, else by heading, else by the heading's slug, each
+        tried over every section before the next (a heading "🔥🔥" slugifies as "section",
+        which another section's id may be)."""
         wanted = key.strip().lower()
-        for section in self.sections:
-            if section.id == wanted or section.heading.lower() == wanted or section.id == slugify(key):
-                return section
+        slug = slugify(key)
+        for matches in (lambda s: s.id == wanted, lambda s: s.heading.lower() == wanted,
+                        lambda s: s.id == slug):
+            found = next((s for s in self.sections if matches(s)), None)
+            if found is not None:
+                return found
         return None
+
+    def ambiguous(self, key: str) -> list[Section]:
+        """The sections `key` names by heading when it names more than one (and is no id)."""
+        if any(s.id == key.strip() for s in self.sections):
+            return []
+        wanted = key.strip().lower()
+        same = [s for s in self.sections if s.heading.lower() == wanted]
+        return same if len(same) > 1 else []
 
     def cited_ids(self) -> list[str]:
         """Source ids in order of first citation: the numbering a rendered page shows."""

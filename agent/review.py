@@ -251,6 +251,10 @@ def propose(store: Store, topic: str, section_ref: str, text: str, *, actor: str
     from agent.numbering import numbers_for
 
     heading, paragraphs = parse_section_text(text, article, numbers_for(store, topic, article))
+    twins = article.ambiguous(section_ref)
+    if twins:
+        raise ReviewError(f"{len(twins)} sections of {topic} are headed '{section_ref.strip()}': "
+                          f"name one by its id ({', '.join(s.id for s in twins)})")
     section = article.section(section_ref)
     old = section.sentences() if section else []
     cited = sorted({k for p in paragraphs for s in p for k in s.citations if is_source_id(k)})

@@ -139,3 +139,56 @@ def test_a_wrapped_line_that_starts_with_a_marker_is_prose_not_the_reference_lis
     assert sorted(s.title for s in article.sources.values())[0].startswith("First")
     assert len(article.sources) == 2
     assert all(s.citations for s in article.sections[1].sentences())
+
+
+PUNCTUATION = """# P
+
+Lead.
+
+## !!!
+
+Bang section text [1].
+
+## 🔥🔥
+
+Emoji section text.
+
+## Alpha
+
+First alpha.
+
+## Alpha
+
+Second alpha.
+
+## References
+
+1. [1] Example
+"""
+
+
+def test_a_heading_names_its_own_section_before_another_s_slug(tmp_path):
+    """Found by importing hand-written pages: headings of punctuation or emoji slugify alike
+    ("section", "section-2"); `rewrite P "🔥🔥"` then rewrote '!!!', whose id is the slug of
+    "🔥🔥". Two sections headed alike are refused by heading, named by id."""
+    from tests.cli_world import Shell, workdir
+
+    article = parse_page(PUNCTUATION).article
+    assert [s.id for s in article.sections] == ["section", "section-2", "alpha", "alpha-2"]
+    assert article.section("🔥🔥").heading == "🔥🔥"
+    assert article.section("!!!").heading == "!!!" and article.section("section").heading == "!!!"
+    assert article.section("alpha-2").text() == "Second alpha."
+    assert [s.id for s in article.ambiguous("Alpha")] == ["alpha", "alpha-2"]
+    assert article.ambiguous("alpha") == [] and article.ambiguous("🔥🔥") == []
+    page = tmp_path / "p.md"
+    page.write_text(PUNCTUATION)
+    shell = Shell(tmp_path / "home", workdir(tmp_path), OPENAI_API_KEY="sk-test",
+                  OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+    assert shell(f"absorb import {page} --topic p").code == 0
+    twins = shell("absorb rewrite p Alpha")
+    assert twins.code == 2 and "2 sections of p are headed 'Alpha'" in twins.err
+    assert "alpha, alpha-2" in twins.err and len(twins.err.splitlines()) == 1
+    mine = tmp_path / "mine.md"
+    mine.write_text("Better alpha text.\n")
+    proposed = shell(f"absorb propose p --section Alpha --file {mine}")
+    assert proposed.code == 2 and "name one by its id" in proposed.err

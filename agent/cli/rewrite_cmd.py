@@ -30,6 +30,10 @@ def rewrite(
         if current is None:
             fail(f"topic '{topic}' has no article yet: `absorb import FILE --topic {topic}` gives it one")
         found = current.article.section(section)
+        twins = current.article.ambiguous(section)
+        if twins:
+            fail(f"{len(twins)} sections of {topic} are headed '{section}': name one by its id "
+                 f"({', '.join(s.id for s in twins)})")
         if found is None:
             names = ", ".join(f"'{s.heading}'" for s in current.article.sections)
             fail(f"no section '{section}' in {topic}; sections are: {names}")
