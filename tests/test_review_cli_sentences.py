@@ -177,3 +177,37 @@ def test_a_decision_that_moved_on_exits_4(proposal, cli):
     moved = run(home, "review", "approve", pid, "--edit", "1", code=4)
     assert "was rejected by" in moved.stderr and len(moved.stderr.splitlines()) == 1
     run(home, "review", "approve", pid, "--edit", "9", code=2)  # bad input stays 2
+
+
+CTRL_C_AFTER_THE_MERGE = """
+import os, signal, sys
+import agent.review as review
+decide = review.decide
+
+async def decide_then_ctrl_c(*args, **kwargs):
+    result = await decide(*args, **kwargs)  # committed: the revision is in the store
+    os.kill(os.getpid(), signal.SIGINT)     # the editor's Ctrl-C, a moment too late
+    return result
+
+review.decide = decide_then_ctrl_c
+import agent.approval
+agent.approval.decide = decide_then_ctrl_c
+from agent.cli.main import main
+sys.argv = ["absorb", *sys.argv[1:]]
+main()
+"""
+
+
+def test_ctrl_c_after_the_merge_is_committed_still_says_what_was_merged(proposal, cli):
+    """Found by pressing Ctrl-C during `review approve`: some runs exited 130 with nothing on
+    stderr although the merge was committed. Now the decision is said, then `interrupted`."""
+    home, pid = proposal
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ABSORB_", "OPENAI_"))}
+    env.update(ABSORB_HOME=str(home), NO_COLOR="1")
+    done = subprocess.run([sys.executable, "-c", CTRL_C_AFTER_THE_MERGE, "review", "approve", str(pid)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 130, done.stderr
+    assert "merged edits 1" in done.stderr and "revision 2" in done.stderr
+    assert done.stderr.rstrip().endswith("interrupted")
+    assert "Traceback" not in done.stderr
+    assert len(json.loads(cli("history", TOPIC, "--json").out)) == 2

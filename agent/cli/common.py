@@ -49,6 +49,28 @@ class UserError(Exception):
         self.code = code
 
 
+
+@contextmanager
+def interrupt_after() -> Iterator[None]:
+    """Ctrl-C waits until the block is done: a decision (a second or less) is saved and said,
+    or not made, never saved without a word. A Ctrl-C that came meanwhile then ends the
+    command as one would (`interrupted`, exit 130). Outside the main thread: a plain block."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if came:  # said here: typer turns a KeyboardInterrupt inside a command into a silent 130
+        err.print("interrupted")
+        raise typer.Exit(130)
+
 def fail(message: str, code: int = 2) -> NoReturn:
     raise UserError(message, code)
 

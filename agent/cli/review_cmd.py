@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.common import echo, emit_json, err, fail, store_session, styled
+from agent.cli.common import echo, emit_json, err, fail, interrupt_after, store_session, styled
 from agent.kinds import MAX_ID
 
 review_app = typer.Typer(help="See proposals as diffs with evidence; approve or reject per edit.",
@@ -158,7 +158,7 @@ def approve(proposal_id: int = typer.Argument(..., metavar="ID", max=MAX_ID),
     edits whose section changed since are refused)."""
     from agent.approval import approve as approve_edits, parse_includes
 
-    with store_session() as store:
+    with interrupt_after(), store_session() as store:
         try:
             proposal = store.proposals.get(proposal_id)
             ticked = parse_includes(proposal, include, edit[0] if len(edit) == 1 else None)
@@ -168,7 +168,7 @@ def approve(proposal_id: int = typer.Argument(..., metavar="ID", max=MAX_ID),
                 include=ticked, include_unverified=include_unverified))
         except _review_errors() as exc:
             _fail_review(exc)
-    _report(proposal_id, "approve", result, choices)
+        _report(proposal_id, "approve", result, choices)
 
 
 @review_app.command("reject")
@@ -179,14 +179,14 @@ def reject(proposal_id: int = typer.Argument(..., metavar="ID", max=MAX_ID),
     """Reject edits; their sources are marked as not wanted for this topic."""
     from agent.approval import reject as reject_edits
 
-    with store_session() as store:
+    with interrupt_after(), store_session() as store:
         try:
             import asyncio  # here, not at the top: --help and `path` never load it
             result = asyncio.run(reject_edits(store, proposal_id, edit or None, actor=editor_actor(),
                                               comment=comment))
         except _review_errors() as exc:
             _fail_review(exc)
-    _report(proposal_id, "reject", result)
+        _report(proposal_id, "reject", result)
 
 
 @review_app.command("undo")
