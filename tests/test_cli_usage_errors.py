@@ -34,6 +34,7 @@ BAD = [
     ("absorb import missing.md --topic x", 2, "no such file: missing.md"),
     ("absorb import agent/demo/seed.md --topic 'Bad Slug'", 2, "topic slug must be"),
     ("absorb review approve 999", 2, "no proposal 999"),
+    (f"absorb sources retry {TOPIC} 9999", 2, f"topic '{TOPIC}' has no source '9999'"),
     # An id beyond what the store holds was an internal error (SQLite's OverflowError).
     ("absorb review show 99999999999999999999999", 2, "Invalid value for 'ID'"),
     ("absorb review approve 99999999999999999999999", 2, "Invalid value for 'ID'"),
