@@ -191,3 +191,27 @@ def test_an_unreachable_model_server_is_named_without_its_credentials(shell):
     assert "check OPENAI_BASE_URL" in last, ran
     for secret in ("s3cret", "bob", "k9x"):
         assert secret not in ran.output, ran
+
+
+def test_a_read_only_store_is_named_read_only_not_corrupt(tmp_path):
+    """Found by running the night on a read-only mount: every command said the database was
+    not one absorb can open (corrupt?) and to move it aside, a healthy store's worst advice."""
+    import subprocess
+
+    home = tmp_path / "home"
+    shell = Shell(home, workdir(tmp_path))
+    assert shell("absorb import agent/demo/seed.md --topic t1").code == 0
+    before = hashlib.sha256((home / "absorb.db").read_bytes()).digest()
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    if subprocess.run(["mount", "--bind", str(home), str(readonly)], capture_output=True).returncode:
+        pytest.skip("no permission to mount (the test needs a read-only bind mount)")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(readonly)], check=True)
+        ran = Shell(readonly, shell.cwd)("absorb topics")
+    finally:
+        subprocess.run(["umount", str(readonly)], check=False)
+    assert ran.code == 2, ran
+    (line,) = _one_error_line(ran.err)
+    assert "read-only" in line and "corrupt" not in line and "move it aside" not in line, line
+    assert hashlib.sha256((home / "absorb.db").read_bytes()).digest() == before
