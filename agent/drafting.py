@@ -19,6 +19,8 @@ from agent.triage import section_outline, source_block
 
 DRAFT_SOURCE_CHARS = 4000
 REPLACEMENT_SIMILARITY = 70
+# An old sentence this close to a part of a held-back one was taken into it.
+COVERED_SIMILARITY = 95
 # A list marker the model copied from a prompt's list ("- ", "* ", "2. ") is no part of a sentence.
 _LIST_MARKER = re.compile(r"^(?:[-*\u2022]|\d{1,2}[.)])\s+")
 _INLINE_CITATION = re.compile(r"\s*\[(src_[0-9a-f]{16}|[a-z]+:\d+)\]")
@@ -218,9 +220,13 @@ def finalize(old: list[list[Sentence]], paragraphs: list[list[Sentence]],
             else:
                 dropped.append(DroppedSentence(sentence=sentence, verdict=verdict))
                 previous = _replaced_old(sentence, old_flat)
-                if previous is not None and _key(previous) not in present:
-                    out.append(previous)
-                    present.add(_key(previous))
+                # Every old sentence it stood for comes back, in the old order: the one it
+                # rewrote, and any it took in whole (a model joins two into one).
+                for back in old_flat:
+                    if _key(back) not in present and (back is previous or fuzz.partial_ratio(
+                            back.text, sentence.text) >= COVERED_SIMILARITY):
+                        out.append(back)
+                        present.add(_key(back))
         if out:
             final.append(out)
     return final, kept_verdicts, dropped
