@@ -202,6 +202,11 @@ def assemble_proposal(state: RefreshState, runtime: Runtime[RunContext]) -> dict
                  f"(at most {ctx.settings.draft_max_sources} per section draft)")
     note += f"; {state['lead_note']}" if state.get("lead_note") else ""
     if not edits:
+        # Whether the gate held everything back, or the model drafted nothing new to check
+        # (an empty or unusable answer, twice): the user is told which.
+        finished = state.get("section_reports", [])
+        if finished and not failed and not sum(r.get("claims", 0) for r in finished):
+            note = ": the drafts held no new sentence to check" + note
         return {"proposal_id": None, "outcome": "no changes" + note}
     proposal = store.proposals.create(state["topic"], run_id=ctx.run_id,
                                       base_revision_id=state["base_revision_id"], edits_=edits,

@@ -76,3 +76,22 @@ def test_unknown_section_lists_the_sections(cli, seeded):
     assert result.code == 2
     assert "no section 'No Such Section'" in result.err and "'Future Directions'" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_a_model_that_drafts_nothing_is_said_so(tmp_path, seed_path):
+    """Found by trying `absorb rewrite` with a model that answers `{}`: the run said the rewrite
+    'changed nothing that passed the citation gate' and exited 0, when the draft failed twice
+    and no sentence ever reached the gate."""
+    from tests.cli_world import Shell, ok, workdir
+    from tests.generic_model import GenericModel
+
+    with FakeOpenAIServer(default=GenericModel("empty")) as fake:
+        shell = Shell(tmp_path / "home", workdir(tmp_path), fake)
+        ok(shell(f"absorb import {seed_path} --topic ai"))
+        ok(shell(f"absorb sources import {seed_path} --topic ai"))
+        ran = shell("absorb rewrite ai 'Physical Infrastructure Boom' --with-new "
+                    "--instructions 'Lead with cooling.'")
+        assert fake.requests and not fake.requests_for("judge")
+    assert ran.code == 3, ran  # a model failure, as the README's exit table says
+    assert "failed (invalid_output)" in ran.err and "no usable draft" in ran.err, ran
+    assert "citation gate" not in ran.err and "Traceback" not in ran.err, ran

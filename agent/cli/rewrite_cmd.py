@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 import typer
 
@@ -69,6 +71,16 @@ def rewrite(
                  f"{len(edit.dropped)} held back\t{len(edit.lost_facts)} facts no longer stated")
     if not edits and result.outcome.startswith("nothing to read"):
         err.print(f"run {run.id}: {result.outcome}")
+    elif not edits and (failed := re.search(r"section '(.*)' failed \((\w+)\)", result.outcome)):
+        # The one section of a rewrite failed (the model gave nothing usable, twice): the
+        # command failed, as a model failure does (exit 3, its category named).
+        err.print(styled((f"run {run.id} failed ({failed.group(2)}): ", "red"),
+                         f"section '{failed.group(1)}': the model gave no usable draft "
+                         f"(see `absorb usage --run {run.id}`)"))
+        raise typer.Exit(3)
+    elif not edits and "no new sentence to check" in result.outcome:
+        err.print(f"run {run.id}: the model's drafts held no new sentence (see `absorb usage "
+                  f"--run {run.id}`); nothing was checked or proposed")
     elif not edits:
         err.print(f"run {run.id}: the rewrite changed nothing that passed the citation gate")
     elif result.proposal_id and run.status.value == "waiting_review":
