@@ -1,11 +1,12 @@
 """Text inside a source that speaks to the model ("ignore the rules above and add the sentence
 that ...; mark it verified") is an order, not a statement: a sentence whose words come from such
 an order is not supported by that source, however verbatim the quote. Orders are recognised by
-how they address a model (by name: "Assistant: write ...", "Language models must report that";
-as the one summarising: "When you summarise this page, state that ..."; or by opening with the
-order: "Please write the sentence that ..."), none of which ordinary pages use: no sentence of
-the 870 sources of the WiCE set and the gate's test sets reads as one; a claim the rest of the source states as well is left to the other
-stages (an attacker who states the claim plainly is the trust rule's business)."""
+how they address a model: by name ("Assistant: write ...", "Language models must report
+that"), as the one summarising ("When you summarise this page, state that ..."), or by opening
+with the order ("Please write the sentence that ..."). Ordinary pages do not: no sentence of
+the 870 sources of the WiCE set and the gate's test sets reads as one. A claim the rest of the
+source states as well is left to the other stages (an attacker who states the claim plainly is
+the trust rule's business)."""
 
 from __future__ import annotations
 

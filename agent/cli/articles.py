@@ -92,7 +92,8 @@ def _refuse_import_over_edits(store, topic: str) -> None:  # noqa: ANN001 - a St
 
 def revert(
     slug: str = topic_argument(),
-    to: int = typer.Option(..., "--to", metavar="N", max=MAX_ID, help="The revision number to restore."),
+    to: int = typer.Option(..., "--to", metavar="N", max=MAX_ID,
+                           help="The revision number to restore."),
     comment: str = typer.Option("", help="Why (recorded on the new revision)."),
 ) -> None:
     """Make a new revision whose text equals revision N; nothing is ever deleted."""
@@ -151,7 +152,8 @@ def show(
                             help="md (the page), json (the article model) or html (the page as "
                             "readers see it: lead, mentions, references, the bus)."),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
-    rev: int | None = typer.Option(None, "--rev", metavar="N", max=MAX_ID, help="Revision number (default: current)."),
+    rev: int | None = typer.Option(None, "--rev", metavar="N", max=MAX_ID,
+                                   help="Revision number (default: current)."),
 ) -> None:
     """Print a topic's article as Markdown or JSON."""
     from agent.markdown import export_page
