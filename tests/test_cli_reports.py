@@ -64,3 +64,17 @@ def test_the_overnight_report_names_a_feed_that_failed(world, tmp_path):
     row = next(t for t in json.loads(night.out)["topics"] if t["topic"] == TOPIC)
     assert row["feed_errors"] and "inbox" in row["feed_errors"][0], row
     assert "inbox" in night.err, night  # and in the table on stderr
+
+
+def test_a_night_with_nothing_to_do_says_why(tmp_path):
+    """Found by running the batch night after night: with topics but nothing new, it said
+    `no topics`, as if the store were empty."""
+    from tests.cli_world import Shell, ok, workdir
+
+    shell = Shell(tmp_path / "home", workdir(tmp_path), OPENAI_API_KEY="sk-test",
+                  OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+    assert ok(shell("absorb refresh --all")).err.strip().endswith("no topics")
+    ok(shell("absorb import agent/demo/seed.md --topic t1"))
+    ok(shell("absorb import agent/demo/seed.md --topic t2"))
+    said = ok(shell("absorb refresh --all")).err
+    assert "nothing to refresh: 2 topics, none with new sources" in said and "no topics" not in said

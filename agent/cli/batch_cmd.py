@@ -11,7 +11,7 @@ STATUS_STYLE = {"done": "green", "waiting_review": "green", "unchanged": "dim", 
                 "already_queued": "yellow", "no_article": "dim"}
 
 
-def _summary(rows: list[dict], title: str) -> None:
+def _summary(rows: list[dict], title: str, empty: str = "no topics") -> None:
     """The table on stderr: one line per topic that did something, then the counts."""
     from rich.text import Text
 
@@ -35,7 +35,7 @@ def _summary(rows: list[dict], title: str) -> None:
                 f"{tokens:>8} {row.get('estimate_tokens', 0):>8} ${row.get('cost', 0.0):>8.4f} "
                 f"{row.get('duration_s', 0.0):>6.1f}  {' '.join(why.split())[:160]}")
         err.print(Text(line, style=STATUS_STYLE.get(row["status"], "")))
-    err.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no topics")
+    err.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or empty)
 
 
 def refresh_all(*, concurrency: int, budget_tokens: int, review: str, judge: bool, gather: bool,
@@ -66,11 +66,15 @@ def refresh_all(*, concurrency: int, budget_tokens: int, review: str, judge: boo
             _summary(rows, "queued for `absorb worker`")
             return
         report = asyncio.run(run_batch(store, options, settings))
+        known = len(store.topics.list()) if not report.topics else 0
     data = report.as_dict()
     if as_json:
         emit_json(data)
+    # A night with nothing to do says why, not "no topics" when there are some.
+    idle = (f"nothing to refresh: {known} topic{'s' if known != 1 else ''}, none with new "
+            "sources, a feed to pull or an unfinished run") if known else "no topics"
     _summary(data["topics"], f"refresh --all: {report.duration_s:.1f}s, {report.spent_tokens} tokens"
-             + (f" of {report.budget_tokens}" if report.budget_tokens else ""))
+             + (f" of {report.budget_tokens}" if report.budget_tokens else ""), idle)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 
