@@ -82,9 +82,19 @@ def forget(store: Store, topic: str, ids: list[str]) -> None:
 
 
 def retry(store: Store, topic: str, ids: list[str] | None = None) -> int:
-    """Undecided and held-back sources (all, or these ids) become new: the next refresh tries them."""
-    waiting = [s.id for s, _ in store.sources.for_topic(topic, status=list(RETRYABLE))]
-    chosen = waiting if ids is None else [i for i in waiting if i in set(ids)]
+    """Undecided and held-back sources (all, or these ids) become new: the next refresh tries them.
+    An id the topic does not hold is refused (NotFound), as `sources trust` refuses it."""
+    if ids is None:
+        chosen = [s.id for s, _ in store.sources.for_topic(topic, status=list(RETRYABLE))]
+    else:
+        held = dict((s.id, status) for s, status in store.sources.for_topic(topic))
+        unknown = [i for i in ids if i not in held]
+        if unknown:
+            from agent.store.errors import NotFound
+
+            raise NotFound(f"topic '{topic}' has no source '{unknown[0]}' "
+                           f"(see `absorb sources list {topic}`)")
+        chosen = [i for i in dict.fromkeys(ids) if held[i] in RETRYABLE]
     if chosen:
         store.sources.set_status(topic, chosen, SourceStatus.new.value,
                                  reason="retry asked by an editor")

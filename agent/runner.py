@@ -54,6 +54,8 @@ class RunResult:
     merged_revision_id: int | None = None
     outcome: str = ""
     gather: dict = field(default_factory=dict)
+    failures: list[dict] = field(default_factory=list)
+    """Sections whose draft failed: heading and category (graphs/section.py)."""
 
 
 @dataclass
@@ -167,7 +169,8 @@ async def execute(store: Store, run: Run, models: Models, *, graph_input: dict |
     outcome = state.get("outcome") or ("waiting for review" if waiting else "no new sources")
     return RunResult(run=ended, proposal_id=proposal_id,
                      merged_revision_id=state.get("merged_revision_id"), outcome=outcome,
-                     gather=state.get("gather_report") or {})
+                     gather=state.get("gather_report") or {},
+                     failures=list(state.get("section_failures") or []))
 
 
 def _decided(store: Store, proposal_id: int | None) -> bool:

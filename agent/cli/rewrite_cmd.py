@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-
 import typer
 
 from agent.cli.common import echo, emit_json, err, fail, store_session, styled, topic_argument
@@ -71,11 +68,12 @@ def rewrite(
                  f"{len(edit.dropped)} held back\t{len(edit.lost_facts)} facts no longer stated")
     if not edits and result.outcome.startswith("nothing to read"):
         err.print(f"run {run.id}: {result.outcome}")
-    elif not edits and (failed := re.search(r"section '(.*)' failed \((\w+)\)", result.outcome)):
+    elif not edits and result.failures:
         # The one section of a rewrite failed (the model gave nothing usable, twice): the
         # command failed, as a model failure does (exit 3, its category named).
-        err.print(styled((f"run {run.id} failed ({failed.group(2)}): ", "red"),
-                         f"section '{failed.group(1)}': the model gave no usable draft "
+        failed = result.failures[0]
+        err.print(styled((f"run {run.id} failed ({failed['category']}): ", "red"),
+                         f"section '{failed['heading']}': the model gave no usable draft "
                          f"(see `absorb usage --run {run.id}`)"))
         raise typer.Exit(3)
     elif not edits and "no new sentence to check" in result.outcome:

@@ -98,11 +98,6 @@ def retry_sources(
 
     with store_session() as store:
         store.topics.get(slug)
-        if source_ids:  # as `sources trust`: an id the topic does not hold is a mistake to say
-            held = {s.id for s, _ in store.sources.for_topic(slug)}
-            unknown = [i for i in source_ids if i not in held]
-            if unknown:
-                fail(f"topic '{slug}' has no source '{unknown[0]}' (see `absorb sources list {slug}`)")
         count = retry(store, slug, source_ids or None)
     err.print(f"{count} sources of {slug} will be tried again by the next `absorb refresh {slug}`")
 

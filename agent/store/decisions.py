@@ -99,10 +99,7 @@ class DecisionRepo:
 
     def unverified_keys(self, topic: str) -> set[str]:
         """The keys of the topic's sentences that went in unverified and still carry the mark."""
-        with self.engine.connect() as conn:
-            return set(conn.execute(sa.select(unverified_sentences.c.key).where(
-                unverified_sentences.c.topic == topic,
-                unverified_sentences.c.cleared_at.is_(None))).scalars())
+        return set(self.unverified(topic))
 
     def clear_unverified(self, topic: str, keys: list[str], *, by: str) -> int:
         """A later check verified these sentences: their mark goes."""

@@ -78,7 +78,8 @@ def add_review_routes(app: FastAPI, web: Web, require, NotLoggedIn) -> None:  # 
 
     async def decide(request: Request, proposal_id: int, action: str) -> Response:
         from agent.approval import approve, parse_includes, reject, undo
-        from agent.review import ReviewError, resolve_edits
+        from agent.review import ReviewError
+        from agent.store.errors import NotFound
 
         hx = bool(request.headers.get("hx-request"))
         editor = web.auth.editor(request)
@@ -89,19 +90,21 @@ def add_review_routes(app: FastAPI, web: Web, require, NotLoggedIn) -> None:  # 
             # Nothing about the proposal is looked up for a request without a login: neither
             # whether it exists nor how many edits it has. A card whose session expired
             # still gets its "log in again" in place when its edit is one of the proposal's.
-            number = _number_of(store, proposal_id, refs) if hx else None
+            number = None
+            if hx:
+                try:
+                    number = _card_number(store.proposals.get(proposal_id), refs)
+                except (NotFound, ReviewError):
+                    pass
             if number is not None:
                 here = f"/proposals/{proposal_id}#edit-{number}"
                 return message_only(number, 401, EXPIRED, ("Log in again", "/login?" + urlencode({"next": here})))
             raise NotLoggedIn()
         proposal = store.proposals.get(proposal_id)
-        number = None
-        if len(refs) == 1:
-            try:
-                edit_id = resolve_edits(proposal, refs)[0]
-            except ReviewError as exc:
-                raise HTTPException(422, str(exc)) from None
-            number = [e.id for e in proposal.edits].index(edit_id) + 1
+        try:
+            number = _card_number(proposal, refs)
+        except ReviewError as exc:
+            raise HTTPException(422, str(exc)) from None
         in_card = hx and number is not None
         here = f"/proposals/{proposal_id}#edit-{number}"
         if editor.via == "cookie" and not web.auth.check_csrf(
@@ -169,18 +172,14 @@ def add_review_routes(app: FastAPI, web: Web, require, NotLoggedIn) -> None:  # 
         return await decide(request, proposal_id, "undo")
 
 
-def _number_of(store, proposal_id: int, refs: list[str]) -> int | None:  # noqa: ANN001
-    """The card number of the one edit `refs` names, None when it names no edit of it."""
-    from agent.review import ReviewError, resolve_edits
-    from agent.store.errors import NotFound
+def _card_number(proposal, refs: list[str]) -> int | None:  # noqa: ANN001 - a Proposal
+    """The card number of the one edit `refs` names (None for none or several); ReviewError
+    when it names no edit of the proposal."""
+    from agent.review import resolve_edits
 
     if len(refs) != 1:
         return None
-    try:
-        proposal = store.proposals.get(proposal_id)
-        edit_id = resolve_edits(proposal, refs)[0]
-    except (NotFound, ReviewError):
-        return None
+    edit_id = resolve_edits(proposal, refs)[0]
     return [e.id for e in proposal.edits].index(edit_id) + 1
 
 
